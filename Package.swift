@@ -1,0 +1,56 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("MemberImportVisibility")]
+
+let package = Package(
+    name: "iscsi-target",
+    products: [
+        .executable(name: "iscsi-targetd", targets: ["iscsi-targetd"]),
+        .executable(name: "iscsi-targetadm", targets: ["iscsi-targetadm"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C shims: kernel APIs Glibc does not import (epoll, eventfd, timerfd, accept4, O_DIRECT, libaio).
+        .target(name: "CShims", cSettings: [.define("_GNU_SOURCE")], linkerSettings: [.linkedLibrary("aio")]),
+        // CRC32C (SSE4.2 when the CPU has it, table fallback). Pure computation.
+        .target(name: "CCRC32C", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Checksums", dependencies: ["CCRC32C"], swiftSettings: strict),
+        // Pure modules: no I/O, tested from bytes.
+        .target(name: "ISCSIWire", dependencies: ["Checksums"], swiftSettings: strict),
+        .target(name: "ISCSINegotiation", dependencies: ["ISCSIWire", "Checksums"], swiftSettings: strict),
+        .target(name: "SCSICommands", swiftSettings: strict),
+        .target(name: "IETConfig", dependencies: ["Checksums"], swiftSettings: strict),
+        // Linux-facing modules: thin.
+        .target(name: "LinuxIO", dependencies: ["CShims"], swiftSettings: strict),
+        .target(name: "BlockStore", dependencies: ["LinuxIO", "CShims"], swiftSettings: strict),
+        // Runtime glue.
+        .target(name: "ISCSITarget", dependencies: [
+            "LinuxIO", "BlockStore", "ISCSIWire", "ISCSINegotiation", "SCSICommands", "IETConfig", "Checksums",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "iscsi-targetd", dependencies: [
+            "ISCSITarget", "IETConfig", "LinuxIO",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "iscsi-targetadm", dependencies: [
+            "IETConfig",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
+        .testTarget(name: "ISCSIWireTests", dependencies: ["ISCSIWire", "Checksums"]),
+        .testTarget(name: "ISCSINegotiationTests", dependencies: ["ISCSINegotiation", "ISCSIWire"]),
+        .testTarget(name: "SCSICommandsTests", dependencies: ["SCSICommands"]),
+        .testTarget(name: "IETConfigTests", dependencies: ["IETConfig", "Checksums"]),
+        .testTarget(name: "LinuxIOTests", dependencies: ["LinuxIO", "CShims"]),
+        .testTarget(name: "BlockStoreTests", dependencies: ["BlockStore", "LinuxIO"]),
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "ISCSITarget", "ISCSIWire", "IETConfig", "LinuxIO", "SCSICommands",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)

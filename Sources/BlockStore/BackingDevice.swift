@@ -1,0 +1,163 @@
+import CShims
+import Glibc
+import LinuxIO
+import Synchronization
+
+/// What a LUN is backed by.
+public enum BackingKind: Sendable {
+    /// A regular file (IET `Type=fileio`).
+    case file
+    /// A block device (IET `Type=blockio`).
+    case blockDevice
+    /// No storage: reads return zeros, writes are discarded (IET `Type=nullio`).
+    case null
+}
+
+/// An open backing store, shared by all event loops (pread/pwrite/aio on a shared fd are thread-safe).
+///
+/// The descriptors are closed when the last reference goes away; in-flight requests hold a reference.
+public final class BackingDevice: Sendable {
+    /// The path it was opened from; nil for a null device.
+    public let path: String?
+    /// File, block device or null.
+    public let kind: BackingKind
+    /// Size in bytes (`BLKGETSIZE64` for block devices, `st_size` for files).
+    public let sizeInBytes: UInt64
+    /// `BLKSSZGET` for block devices, 512 for files and null devices.
+    public let logicalBlockSize: UInt32
+    /// True when the fast path fd is open with `O_DIRECT`.
+    public let isDirect: Bool
+    /// True when opened read-only; writes complete with EROFS.
+    public let readOnly: Bool
+    /// Why `O_DIRECT` was asked for but not used (the filesystem refused it), for the log. Nil otherwise.
+    public let directFallbackReason: String?
+
+    /// The fast-path fd (`O_DIRECT` when ``isDirect``); -1 for null devices.
+    let fd: Int32
+    /// A buffered fd for requests that are not aligned for `O_DIRECT` (same as `fd` when not direct).
+    let bufferedFD: Int32
+    /// The alignment `O_DIRECT` needs for offset, length and buffer address.
+    let directAlignment: Int
+    /// Feature probes learned at run time, shared by all engines (bits of `Probe`).
+    let probes = Atomic<UInt8>(0)
+
+    enum Probe: UInt8 {
+        /// preadv2(RWF_NOWAIT) answered EOPNOTSUPP/EINVAL.
+        case noNowaitRead = 1
+        /// pwritev2(RWF_NOWAIT) answered EOPNOTSUPP/EINVAL.
+        case noNowaitWrite = 2
+        /// IOCB_CMD_FDSYNC was refused at io_submit.
+        case noAIOFdsync = 4
+        /// aio_rw_flags = RWF_DSYNC was refused at io_submit.
+        case noAIODsync = 8
+        /// pwritev2(RWF_DSYNC) was refused.
+        case noPwriteDsync = 16
+    }
+
+    func has(_ probe: Probe) -> Bool { probes.load(ordering: .relaxed) & probe.rawValue != 0 }
+    func learn(_ probe: Probe) { probes.bitwiseOr(probe.rawValue, ordering: .relaxed) }
+
+    init(path: String?, kind: BackingKind, size: UInt64, logicalBlockSize: UInt32, fd: Int32, bufferedFD: Int32,
+         isDirect: Bool, readOnly: Bool, directFallbackReason: String?) {
+        self.path = path
+        self.kind = kind
+        self.sizeInBytes = size
+        self.logicalBlockSize = logicalBlockSize
+        self.fd = fd
+        self.bufferedFD = bufferedFD
+        self.isDirect = isDirect
+        self.readOnly = readOnly
+        self.directFallbackReason = directFallbackReason
+        switch kind {
+        case .blockDevice: self.directAlignment = max(Int(logicalBlockSize), 512)
+        case .file: self.directAlignment = IOBufferPool.alignment
+        case .null: self.directAlignment = 1
+        }
+    }
+
+    deinit {
+        if fd >= 0 { _ = Glibc.close(fd) }
+        if bufferedFD >= 0 && bufferedFD != fd { _ = Glibc.close(bufferedFD) }
+    }
+
+    /// Opens a file or block device.
+    ///
+    /// - Parameters:
+    ///   - path: a regular file or a block device.
+    ///   - readOnly: open `O_RDONLY`.
+    ///   - direct: try `O_DIRECT` (libaio fast path). If the filesystem refuses it (EINVAL), the device is opened
+    ///     buffered and ``directFallbackReason`` says so. A direct device also keeps a buffered fd for
+    ///     requests that are not block-aligned.
+    /// - Throws: `SystemError` from `open`, `fstat` or the block-device ioctls; EINVAL (call `"fstat"`) when the
+    ///   path is neither a regular file nor a block device, or a block device reports a bad block size.
+    public static func open(path: String, readOnly: Bool, direct: Bool) throws(SystemError) -> BackingDevice {
+        var isDirect = direct
+        var fallback: String?
+        var fd = try openRetrying(path, readOnly: readOnly, direct: direct, allowEINVAL: direct)
+        if fd < 0 {
+            isDirect = false
+            fallback = "O_DIRECT refused (EINVAL) for \(path); using buffered I/O"
+            fd = try openRetrying(path, readOnly: readOnly, direct: false, allowEINVAL: false)
+        }
+        var size: UInt64 = 0
+        let kind: BackingKind
+        var blockSize: UInt32 = 512
+        do throws(SystemError) {
+            switch cshims_stat_kind(fd, &size) {
+            case 1:
+                kind = .blockDevice
+                guard cshims_blk_getsize64(fd, &size) == 0 else {
+                    throw SystemError(errno: Glibc.errno, call: "ioctl(BLKGETSIZE64)")
+                }
+                var ssz: Int32 = 0
+                guard cshims_blk_logical_block_size(fd, &ssz) == 0 else {
+                    throw SystemError(errno: Glibc.errno, call: "ioctl(BLKSSZGET)")
+                }
+                // SBC-3 §6.4.2: the logical block length is a power of two of at least 512 bytes.
+                guard ssz >= 512, ssz <= 65536, ssz & (ssz - 1) == 0 else {
+                    throw SystemError(errno: EINVAL, call: "ioctl(BLKSSZGET)")
+                }
+                blockSize = UInt32(ssz)
+            case 2:
+                kind = .file
+            case 0:
+                throw SystemError(errno: EINVAL, call: "fstat")
+            default:
+                throw SystemError(errno: Glibc.errno, call: "fstat")
+            }
+        } catch {
+            _ = Glibc.close(fd)
+            throw error
+        }
+        var buffered = fd
+        if isDirect {
+            do throws(SystemError) {
+                buffered = try openRetrying(path, readOnly: readOnly, direct: false, allowEINVAL: false)
+            } catch {
+                _ = Glibc.close(fd)
+                throw error
+            }
+        }
+        return BackingDevice(path: path, kind: kind, size: size, logicalBlockSize: blockSize, fd: fd,
+                             bufferedFD: buffered, isDirect: isDirect, readOnly: readOnly,
+                             directFallbackReason: fallback)
+    }
+
+    /// A null device of the given size: reads are zero-filled, writes discarded, flushes succeed.
+    public static func null(sizeInBytes: UInt64) -> BackingDevice {
+        BackingDevice(path: nil, kind: .null, size: sizeInBytes, logicalBlockSize: 512, fd: -1, bufferedFD: -1,
+                      isDirect: false, readOnly: false, directFallbackReason: nil)
+    }
+
+    /// Returns -1 instead of throwing for EINVAL when `allowEINVAL` (the O_DIRECT probe).
+    private static func openRetrying(_ path: String, readOnly: Bool, direct: Bool, allowEINVAL: Bool) throws(SystemError) -> Int32 {
+        while true {
+            let fd = cshims_open_backing(path, readOnly ? 1 : 0, direct ? 1 : 0)
+            if fd >= 0 { return fd }
+            let err = Glibc.errno
+            if err == EINTR { continue }
+            if err == EINVAL && allowEINVAL { return -1 }
+            throw SystemError(errno: err, call: direct ? "open(O_DIRECT)" : "open")
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import BlockStore
+import LinuxIO
+import Logging
+
+/// Daemon-wide settings the runtime needs (from the command line and defaults).
+public struct ServerSettings: Sendable {
+    /// RFC 7143 §13.9: TargetPortalGroupTag; IET always uses 1.
+    public var portalGroupTag: UInt16 = 1
+    /// Seconds a connection may take to finish its login.
+    public var loginTimeoutSeconds: UInt64 = 30
+    /// Commands a session may have outstanding (CmdSN window), unless the target sets QueuedCommands.
+    public var defaultQueuedCommands: Int = 128
+    /// Cap on data segments we send (IET's MaxXmitDataSegmentLength), unless the target sets it.
+    public var maxXmitDataSegmentLength: Int = 262_144
+    /// Connections in total / still logging in.
+    public var maxConnections: Int = 4096
+    public var maxConnectionsInLogin: Int = 256
+    public init() {}
+}
+
+/// Per-event-loop resources: the loop, its I/O engine and buffer pool.
+final class LoopContext {
+    let loop: EventLoop
+    let engine: IOEngine
+    let pool: IOBufferPool
+    let registry: TargetRegistry
+    let settings: ServerSettings
+    let logger: Logger
+    /// Live connections on this loop, by id.
+    var connections: [UInt64: Connection] = [:]
+
+    init(loop: EventLoop, engine: IOEngine, pool: IOBufferPool, registry: TargetRegistry, settings: ServerSettings, logger: Logger) {
+        self.loop = loop
+        self.engine = engine
+        self.pool = pool
+        self.registry = registry
+        self.settings = settings
+        self.logger = logger
+    }
+}

@@ -1,0 +1,140 @@
+import Glibc
+import ISCSIWire
+import LinuxIO
+
+/// One PDU waiting to go out: header bytes (BHS + AHS + header digest) in memory we own, an optional
+/// data segment that points into an I/O buffer owned by `owner` (no copy), and the padding/data digest
+/// trailer.
+final class OutgoingPDU {
+    /// header followed by trailer, one allocation.
+    let storage: UnsafeMutableRawBufferPointer
+    let headerLength: Int
+    let trailerLength: Int
+    let data: UnsafeRawBufferPointer?
+    /// Keeps `data` alive until the PDU is on the wire.
+    var owner: AnyObject?
+    /// Runs once the last byte of this PDU was handed to the kernel.
+    var onSent: (() -> Void)?
+
+    init(header: [UInt8], data: UnsafeRawBufferPointer?, trailer: [UInt8], owner: AnyObject?) {
+        headerLength = header.count
+        trailerLength = trailer.count
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, header.count + trailer.count), alignment: 8)
+        header.withUnsafeBytes { src in
+            if let base = src.baseAddress, let dst = storage.baseAddress { dst.copyMemory(from: base, byteCount: src.count) }
+        }
+        trailer.withUnsafeBytes { src in
+            if let base = src.baseAddress, let dst = storage.baseAddress {
+                (dst + header.count).copyMemory(from: base, byteCount: src.count)
+            }
+        }
+        self.storage = storage
+        self.data = data
+        self.owner = owner
+    }
+
+    deinit { storage.deallocate() }
+
+    var totalLength: Int { headerLength + (data?.count ?? 0) + trailerLength }
+}
+
+/// Data we own (emulated command responses, login/text payloads) wrapped so an `OutgoingPDU` can point at it.
+final class OwnedBytes {
+    let buffer: UnsafeMutableRawBufferPointer
+    init(_ bytes: [UInt8]) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, bytes.count), alignment: 16)
+        bytes.withUnsafeBytes { src in
+            if let b = src.baseAddress, let d = buffer.baseAddress { d.copyMemory(from: b, byteCount: src.count) }
+        }
+        self.buffer = buffer
+        count = bytes.count
+    }
+    let count: Int
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<count]) }
+    deinit { buffer.deallocate() }
+}
+
+/// The per-connection send queue: gathers PDUs and writes them with one `writev` per flush.
+struct TransmitQueue {
+    private var queue: [OutgoingPDU] = []
+    private var head = 0
+    /// Bytes of `queue[head]` already written.
+    private var sentInHead = 0
+    private(set) var queuedBytes = 0
+
+    var isEmpty: Bool { head >= queue.count }
+
+    mutating func append(_ pdu: OutgoingPDU) {
+        queue.append(pdu)
+        queuedBytes += pdu.totalLength
+    }
+
+    /// Writes as much as the socket takes. Returns `true` when everything was written.
+    /// Throws on a socket error (connection-fatal).
+    mutating func flush(fd: Int32) throws -> Bool {
+        let maxIOV = 64
+        var iov = [iovec](repeating: iovec(), count: maxIOV * 3)
+        while head < queue.count {
+            var n = 0
+            var skip = sentInHead
+            var i = head
+            while i < queue.count && n + 3 <= iov.count {
+                let p = queue[i]
+                func add(_ base: UnsafeRawPointer?, _ len: Int) {
+                    guard len > 0, let base else { return }
+                    if skip >= len { skip -= len; return }
+                    iov[n] = iovec(iov_base: UnsafeMutableRawPointer(mutating: base + skip), iov_len: len - skip)
+                    skip = 0
+                    n += 1
+                }
+                add(UnsafeRawPointer(p.storage.baseAddress), p.headerLength)
+                if let d = p.data { add(d.baseAddress, d.count) }
+                if p.trailerLength > 0, let b = p.storage.baseAddress { add(UnsafeRawPointer(b + p.headerLength), p.trailerLength) }
+                i += 1
+            }
+            if n == 0 {
+                // Only empty PDUs left (cannot happen: every PDU has a 48-byte header).
+                break
+            }
+            let result = try iov.withUnsafeBufferPointer { buf throws(SystemError) in
+                try Socket.writev(fd, UnsafeBufferPointer(rebasing: buf[0..<n]))
+            }
+            switch result {
+            case .wouldBlock:
+                return false
+            case .processed(var written):
+                queuedBytes -= written
+                while written > 0 && head < queue.count {
+                    let remaining = queue[head].totalLength - sentInHead
+                    if written >= remaining {
+                        written -= remaining
+                        let done = queue[head]
+                        head += 1
+                        sentInHead = 0
+                        done.owner = nil
+                        if let cb = done.onSent { done.onSent = nil; cb() }
+                    } else {
+                        sentInHead += written
+                        written = 0
+                    }
+                }
+                if head > 256 && head * 2 > queue.count {
+                    queue.removeFirst(head)
+                    head = 0
+                }
+            }
+        }
+        queue.removeAll(keepingCapacity: true)
+        head = 0
+        sentInHead = 0
+        return true
+    }
+
+    /// Drops everything (connection closing).
+    mutating func discardAll() {
+        queue.removeAll()
+        head = 0
+        sentInHead = 0
+        queuedBytes = 0
+    }
+}

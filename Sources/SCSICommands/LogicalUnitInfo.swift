@@ -1,0 +1,68 @@
+/// What the SCSI layer needs to know about one logical unit. Built by the runtime from the
+/// IET `Lun` line and the opened backing store.
+public struct LogicalUnitInfo: Sendable, Hashable {
+    /// LUN number (0…16383 under IET rules).
+    public var lun: UInt16
+    /// Logical block length in bytes (512 or 4096).
+    public var blockSize: UInt32
+    /// Number of logical blocks (the last LBA is `blockCount - 1`).
+    public var blockCount: UInt64
+    /// IOMode=ro: writes fail with DATA PROTECT / WRITE PROTECTED and MODE SENSE reports WP.
+    public var readOnly: Bool
+    /// IOMode=wb: WCE = 1 in the Caching mode page.
+    public var writeCacheEnabled: Bool
+    /// IET ScsiId (VPD 83h T10 vendor ID designator); cut or zero-padded to 16 bytes.
+    public var scsiID: [UInt8]
+    /// IET ScsiSN (VPD 80h unit serial number).
+    public var serialNumber: String
+    /// READ CAPACITY(16) LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT (low 4 bits used).
+    public var physicalBlockExponent: UInt8
+    /// Block Limits VPD MAXIMUM TRANSFER LENGTH in blocks; READ/WRITE/VERIFY longer than this
+    /// fail with INVALID FIELD IN CDB. 0 = no limit (transfers must still fit in 4 GiB − 1).
+    public var maximumTransferBlocks: UInt32
+    /// Block Limits VPD OPTIMAL TRANSFER LENGTH in blocks (0 = not reported).
+    public var optimalTransferBlocks: UInt32
+    /// Block Device Characteristics VPD MEDIUM ROTATION RATE: 0 = not reported, 1 = non-rotating.
+    public var mediumRotationRate: UInt16
+    /// Standard INQUIRY T10 VENDOR IDENTIFICATION (8 bytes on the wire).
+    public var vendor: String = "IET"
+    /// Standard INQUIRY PRODUCT IDENTIFICATION (16 bytes on the wire).
+    public var product: String = "VIRTUAL-DISK"
+    /// Standard INQUIRY PRODUCT REVISION LEVEL (4 bytes on the wire).
+    public var revision: String = "0"
+
+    /// Default MAXIMUM TRANSFER LENGTH in blocks (LIO's default `max_sectors`).
+    public static let defaultMaximumTransferBlocks: UInt32 = 8192
+
+    public init(
+        lun: UInt16,
+        blockSize: UInt32 = 512,
+        blockCount: UInt64,
+        readOnly: Bool = false,
+        writeCacheEnabled: Bool = false,
+        scsiID: [UInt8] = [],
+        serialNumber: String = "",
+        physicalBlockExponent: UInt8 = 0,
+        maximumTransferBlocks: UInt32 = LogicalUnitInfo.defaultMaximumTransferBlocks,
+        optimalTransferBlocks: UInt32 = 0,
+        mediumRotationRate: UInt16 = 0,
+        vendor: String = "IET",
+        product: String = "VIRTUAL-DISK",
+        revision: String = "0"
+    ) {
+        self.lun = lun
+        self.blockSize = blockSize
+        self.blockCount = blockCount
+        self.readOnly = readOnly
+        self.writeCacheEnabled = writeCacheEnabled
+        self.scsiID = scsiID
+        self.serialNumber = serialNumber
+        self.physicalBlockExponent = physicalBlockExponent
+        self.maximumTransferBlocks = maximumTransferBlocks
+        self.optimalTransferBlocks = optimalTransferBlocks
+        self.mediumRotationRate = mediumRotationRate
+        self.vendor = vendor
+        self.product = product
+        self.revision = revision
+    }
+}
