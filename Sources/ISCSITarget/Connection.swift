@@ -354,7 +354,7 @@ final class Connection: EventHandler {
 
     /// The whole PDU (header and data) is in: verify the data digest, then dispatch.
     private func completePayload() {
-        guard var p = pending else { return }
+        guard let p = pending else { return }
         pending = nil
         // Direct reads may have left digest bytes to fetch: they are consumed through the buffer path,
         // so by now p.consumed covers everything.
@@ -749,8 +749,32 @@ final class Connection: EventHandler {
                 sendReject(reason: 0x04, bhs: bhs)
                 return .discard
             }
+            // RFC 7143 §11.7.5: DataSN counts the Data-Out PDUs of each sequence from 0.
+            guard d.dataSN == task.expectedDataOutSN else {
+                dataSequenceError(task, got: d.dataSN, expected: task.expectedDataOutSN)
+                return .discard
+            }
+            task.expectedDataOutSN &+= 1
+        } else if var r = task.outstandingR2Ts[d.targetTransferTag] {
+            guard d.dataSN == r.nextDataSN else {
+                dataSequenceError(task, got: d.dataSN, expected: r.nextDataSN)
+                return .discard
+            }
+            r.nextDataSN &+= 1
+            task.outstandingR2Ts[d.targetTransferTag] = r
         }
         return .buffer(task, offset: offset, limit: dataLength)
+    }
+
+    /// A Data-Out out of sequence at ERL 0: the command cannot complete correctly; it ends with
+    /// CHECK CONDITION (ABORTED COMMAND, DATA PHASE ERROR) and its remaining data is dropped.
+    private func dataSequenceError(_ task: SCSITask, got: UInt32, expected: UInt32) {
+        logger.info("Data-Out DataSN out of sequence", metadata: [
+            "iscsi.itt": "\(task.itt)", "datasn": "\(got)", "expected": "\(expected)"])
+        task.sense = .dataPhaseError
+        for ttt in task.outstandingR2Ts.keys { r2tTags[ttt] = nil }
+        task.outstandingR2Ts = [:]
+        progress(task)
     }
 
     private func dataOutArrived(_ task: SCSITask, header d: DataOut, length: Int) {
@@ -795,7 +819,7 @@ final class Connection: EventHandler {
             nextTTT &+= 1
             if nextTTT == reservedTag { nextTTT = 1 }
             if ttt == reservedTag { ttt = 1 }
-            task.outstandingR2Ts[ttt] = (offset: offset, length: length, received: 0)
+            task.outstandingR2Ts[ttt] = (offset: offset, length: length, received: 0, nextDataSN: 0)
             r2tTags[ttt] = task.itt
             task.nextR2TOffset += length
             let r2t = R2T(lun: task.pdu.lun, initiatorTaskTag: task.itt, targetTransferTag: ttt, statSN: statSN,
@@ -820,119 +844,39 @@ final class Connection: EventHandler {
             }
         }
         task.executing = true
-        guard let unit = task.unit else {
-            // Missing LU: only emulated commands parse.
-            if case .emulated(let e) = parsed.command { runEmulated(task, e, unit: nil) } else { finishWithSense(task, .logicalUnitNotSupported) }
-            return
-        }
-        let bs = Int(unit.info.blockSize)
-        switch parsed.command {
-        case .read(let lba, let blocks, _):
-            let bytes = Int(blocks) * bs
-            if bytes == 0 { finishGood(task, dataLength: 0); return }
-            let buffer = ctx.pool.take(capacity: bytes)
-            task.buffer = buffer
-            submit(task, IORequest(op: .read, offset: lba * UInt64(bs), length: bytes, buffer: buffer.pointer, fua: false), unit) { [weak self] result in
-                guard let self else { return }
-                switch result {
-                case .success: self.sendReadData(task, length: bytes)
-                case .failure(let e): self.finishWithSense(task, Connection.senseFor(e, write: false))
-                }
-            }
-        case .write(let lba, let blocks, let fua):
-            let bytes = Int(blocks) * bs
-            if bytes == 0 { finishGood(task, dataLength: 0); return }
-            // Overflow (EDTL shorter than the CDB): write the whole blocks that arrived (RFC 7143 §11.4.5.2).
-            let usable = (task.dataOutLength / bs) * bs
-            if usable == 0 { finishWithSense(task, .invalidFieldInCDB); return }
-            guard let buffer = task.buffer else { finishWithSense(task, .internalTargetFailure); return }
-            // SBC-3 §5.x FUA / IOMode=wt: GOOD only once the data is on stable storage.
-            let stable = fua || unit.writeThrough
-            submit(task, IORequest(op: .write, offset: lba * UInt64(bs), length: usable, buffer: buffer.pointer, fua: stable), unit) { [weak self] result in
-                guard let self else { return }
-                switch result {
-                case .success: self.finishGood(task, dataLength: usable)
-                case .failure(let e): self.finishWithSense(task, Connection.senseFor(e, write: true))
-                }
-            }
-        case .verify(let lba, let blocks, let byteCheck):
-            let bytes = Int(blocks) * bs
-            if bytes == 0 { finishGood(task, dataLength: 0); return }
-            let readBuffer = ctx.pool.take(capacity: bytes)
-            submit(task, IORequest(op: .read, offset: lba * UInt64(bs), length: bytes, buffer: readBuffer.pointer, fua: false), unit) { [weak self] result in
-                guard let self else { return }
-                defer { self.ctx.pool.give(readBuffer) }
-                switch result {
-                case .failure(let e):
-                    self.finishWithSense(task, Connection.senseFor(e, write: false))
-                case .success:
-                    if byteCheck, let data = task.buffer {
-                        let n = min(bytes, task.dataOutLength)
-                        if let diff = Connection.firstDifference(data.pointer, readBuffer.pointer, n) {
-                            // SBC-3 §5.x VERIFY BYTCHK=1: MISCOMPARE with the offset in INFORMATION.
-                            self.finishWithSense(task, .miscompare(offset: UInt32(diff)))
-                            return
-                        }
-                    }
-                    self.finishGood(task, dataLength: byteCheck ? task.dataOutLength : 0)
-                }
-            }
-        case .synchronizeCache:
-            // SBC-3 §5.22: SYNCHRONIZE CACHE → everything written so far reaches stable storage.
-            submit(task, IORequest(op: .flush, offset: 0, length: 0, buffer: nil, fua: false), unit) { [weak self] result in
-                guard let self else { return }
-                switch result {
-                case .success: self.finishGood(task, dataLength: 0)
-                case .failure(let e): self.finishWithSense(task, Connection.senseFor(e, write: true))
-                }
-            }
-        case .emulated(let e):
-            runEmulated(task, e, unit: unit)
-        }
-    }
-
-    private func submit(_ task: SCSITask, _ req: IORequest, _ unit: LogicalUnit, completion: @escaping (Result<Int, SystemError>) -> Void) {
         ioInFlight += 1
-        ctx.engine.submit(req, on: unit.device) { [weak self] result in
+        let nexus = NexusID(initiatorName: params?.initiatorName ?? "", isid: params?.isid ?? 0,
+                            targetName: target?.name ?? "", portalGroupTag: ctx.settings.portalGroupTag)
+        let context = ExecutionContext(nexus: nexus, lunList: target?.lunList ?? [], pendingSense: pendingSenseForRequestSense)
+        if case .emulated(.requestSense) = parsed.command { pendingSenseForRequestSense = nil }
+        ctx.executor.execute(task, parsed: parsed, context: context) { [weak self] outcome in
             guard let self else { return }
             self.ioInFlight -= 1
+            defer { self.checkSettled() }
             if self.closed || task.aborted || self.isClosing {
                 self.releaseTask(task)
-                self.checkSettled()
                 return
             }
-            completion(result)
-            self.checkSettled()
+            self.deliver(task, outcome)
         }
     }
 
-    private func runEmulated(_ task: SCSITask, _ e: EmulatedCommand, unit: LogicalUnit?) {
-        let context = EmulationContext(lunList: target?.lunList ?? [], senseFormat: .fixed, pendingSense: pendingSenseForRequestSense)
-        do {
-            let data = try Emulator.execute(e, unit: unit?.info, context: context)
-            pendingSenseForRequestSense = nil
-            task.emulatedData = data
-            let allocation = Int(task.parsed?.transferLength ?? UInt32(data.count))
-            sendEmulatedData(task, data: Array(data.prefix(allocation)))
-        } catch {
-            finishWithSense(task, error)
+    /// Turns the SCSI outcome into Data-In / SCSI Response PDUs.
+    private func deliver(_ task: SCSITask, _ outcome: SCSIOutcome) {
+        switch outcome {
+        case .good(let dataIn, let implied):
+            if let dataIn, dataIn.bytes.count > 0 {
+                let edtl = Int(task.pdu.expectedDataTransferLength)
+                let n = min(dataIn.bytes.count, edtl)
+                sendDataIn(task, data: UnsafeRawBufferPointer(rebasing: dataIn.bytes[0..<n]), owner: dataIn.owner, cdbBytes: implied)
+            } else {
+                finishGood(task, dataLength: 0, cdbBytes: implied)
+            }
+        case .checkCondition(let reason):
+            finishWithSense(task, reason)
+        case .status(let status):
+            sendResponse(task, status: status.rawValue, senseData: [], residual: (false, false, 0))
         }
-    }
-
-    static func senseFor(_ e: SystemError, write: Bool) -> SenseReason {
-        switch e.errno {
-        case ENOSPC, EDQUOT: return .spaceAllocationFailed
-        case EROFS: return .writeProtected
-        default: return write ? .writeError : .unrecoveredReadError
-        }
-    }
-
-    static func firstDifference(_ a: UnsafeMutableRawPointer, _ b: UnsafeMutableRawPointer, _ n: Int) -> Int? {
-        if memcmp(a, b, n) == 0 { return nil }
-        let pa = a.assumingMemoryBound(to: UInt8.self)
-        let pb = b.assumingMemoryBound(to: UInt8.self)
-        for i in 0..<n where pa[i] != pb[i] { return i }
-        return nil
     }
 
     // MARK: responses
@@ -943,19 +887,6 @@ final class Connection: EventHandler {
         if cdbBytes > edtl { return (true, false, UInt32(clamping: cdbBytes - edtl)) }
         if cdbBytes < edtl { return (false, true, UInt32(clamping: edtl - cdbBytes)) }
         return (false, false, 0)
-    }
-
-    private func sendReadData(_ task: SCSITask, length: Int) {
-        guard let buffer = task.buffer else { finishWithSense(task, .internalTargetFailure); return }
-        let edtl = Int(task.pdu.expectedDataTransferLength)
-        let n = min(length, edtl)
-        sendDataIn(task, data: UnsafeRawBufferPointer(start: buffer.pointer, count: n), owner: task, cdbBytes: length)
-    }
-
-    private func sendEmulatedData(_ task: SCSITask, data: [UInt8]) {
-        let edtl = Int(task.pdu.expectedDataTransferLength)
-        let owned = OwnedBytes(Array(data.prefix(edtl)))
-        sendDataIn(task, data: owned.bytes, owner: owned, cdbBytes: data.count)
     }
 
     /// Data-In PDUs (RFC 7143 §11.7) with phase collapse: status in the final Data-In.

@@ -23,6 +23,7 @@ final class LoopContext {
     let loop: EventLoop
     let engine: IOEngine
     let pool: IOBufferPool
+    let executor: SCSIExecutor
     let registry: TargetRegistry
     let settings: ServerSettings
     let logger: Logger
@@ -33,6 +34,7 @@ final class LoopContext {
         self.loop = loop
         self.engine = engine
         self.pool = pool
+        self.executor = SCSIExecutor(engine: engine, pool: pool)
         self.registry = registry
         self.settings = settings
         self.logger = logger

@@ -21,7 +21,7 @@ final class SCSITask {
     var unsolicitedLimit: Int = 0
     /// Next offset to solicit with R2T, R2Ts outstanding, R2TSN.
     var nextR2TOffset: Int = 0
-    var outstandingR2Ts: [UInt32: (offset: Int, length: Int, received: Int)] = [:]
+    var outstandingR2Ts: [UInt32: (offset: Int, length: Int, received: Int, nextDataSN: UInt32)] = [:]
     var r2tSN: UInt32 = 0
     var dataSN: UInt32 = 0
     /// Expected DataSN of the next unsolicited Data-Out sequence.

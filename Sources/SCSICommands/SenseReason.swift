@@ -70,6 +70,9 @@ public enum SenseReason: Error, Hashable, Sendable {
     case reportedLUNsDataChanged
     /// ABORTED COMMAND 4E/00 OVERLAPPED COMMANDS ATTEMPTED (e.g. a reused task tag).
     case overlappedCommandsAttempted
+    /// ABORTED COMMAND, DATA PHASE ERROR (4B/00): the iSCSI data transfer for the command was
+    /// malformed (e.g. Data-Out DataSN out of sequence, RFC 7143 §11.7.5).
+    case dataPhaseError
 
     /// One row of the sense table.
     public struct Detail: Sendable, Hashable {
@@ -110,6 +113,7 @@ public enum SenseReason: Error, Hashable, Sendable {
         case .inquiryDataHasChanged: return Detail(key: .unitAttention, asc: 0x3F, ascq: 0x03)
         case .reportedLUNsDataChanged: return Detail(key: .unitAttention, asc: 0x3F, ascq: 0x0E)
         case .overlappedCommandsAttempted: return Detail(key: .abortedCommand, asc: 0x4E, ascq: 0x00)
+        case .dataPhaseError: return Detail(key: .abortedCommand, asc: 0x4B, ascq: 0x00)
         }
     }
 

@@ -1,0 +1,175 @@
+import BlockStore
+import Glibc
+import LinuxIO
+import SCSICommands
+
+/// The I_T nexus a command arrives on (SAM-5 §4.6): used for reservations and unit attentions.
+public struct NexusID: Hashable, Sendable, CustomStringConvertible {
+    /// Initiator port name: InitiatorName (lowercased, RFC 3722 names compare case-insensitively).
+    public var initiatorName: String
+    public var isid: UInt64
+    /// Target port: target name (lowercased) + TPGT.
+    public var targetName: String
+    public var portalGroupTag: UInt16
+
+    public init(initiatorName: String, isid: UInt64, targetName: String, portalGroupTag: UInt16) {
+        self.initiatorName = initiatorName.lowercased()
+        self.isid = isid
+        self.targetName = targetName.lowercased()
+        self.portalGroupTag = portalGroupTag
+    }
+
+    /// iSCSI initiator port TransportID text (SPC-4 §7.6.4.6): `name,i,0xISID`.
+    public var initiatorPortName: String {
+        let hex = String(isid, radix: 16)
+        return "\(initiatorName),i,0x" + String(repeating: "0", count: max(0, 12 - hex.count)) + hex
+    }
+
+    public var description: String { initiatorPortName }
+}
+
+/// What the transport needs to finish a command.
+enum SCSIOutcome {
+    /// GOOD. `dataIn` is the data-in payload (reads, emulated commands); `impliedLength` is how many bytes the
+    /// CDB asked to move (for residuals, RFC 7143 §11.4.5).
+    case good(dataIn: DataInPayload?, impliedLength: Int)
+    case checkCondition(SenseReason)
+    /// A status without sense (RESERVATION CONFLICT, BUSY, TASK SET FULL, ...).
+    case status(SCSIStatus)
+}
+
+/// Data-in bytes that live in memory owned by `owner` until sent.
+struct DataInPayload {
+    var bytes: UnsafeRawBufferPointer
+    var owner: AnyObject
+}
+
+/// Per-command context the executor needs from the transport.
+struct ExecutionContext {
+    var nexus: NexusID
+    var lunList: [UInt16]
+    /// Sense to report for REQUEST SENSE (and then clear).
+    var pendingSense: SenseReason?
+}
+
+/// The SCSI target core for one event loop: executes parsed commands against logical units
+/// (SBC-3 / SPC-4). Transport-independent: the iSCSI connection hands it a task and gets an outcome.
+/// Completions run on the loop; they may also run synchronously for emulated commands.
+final class SCSIExecutor {
+    let engine: IOEngine
+    let pool: IOBufferPool
+
+    init(engine: IOEngine, pool: IOBufferPool) {
+        self.engine = engine
+        self.pool = pool
+    }
+
+    func execute(_ task: SCSITask, parsed: ParsedCommand, context: ExecutionContext, completion: @escaping (SCSIOutcome) -> Void) {
+        guard let unit = task.unit else {
+            // No LU behind this LUN: only INQUIRY / REPORT LUNS / REQUEST SENSE parse (SPC-4 §4.x).
+            if case .emulated(let e) = parsed.command {
+                completion(emulate(task, e, unit: nil, context: context))
+            } else {
+                completion(.checkCondition(.logicalUnitNotSupported))
+            }
+            return
+        }
+        let bs = Int(unit.info.blockSize)
+        switch parsed.command {
+        case .read(let lba, let blocks, _):
+            let bytes = Int(blocks) * bs
+            if bytes == 0 { completion(.good(dataIn: nil, impliedLength: 0)); return }
+            let buffer = pool.take(capacity: bytes)
+            task.buffer = buffer
+            engine.submit(IORequest(op: .read, offset: lba * UInt64(bs), length: bytes, buffer: buffer.pointer, fua: false), on: unit.device) { result in
+                switch result {
+                case .success:
+                    completion(.good(dataIn: DataInPayload(bytes: UnsafeRawBufferPointer(start: buffer.pointer, count: bytes), owner: task), impliedLength: bytes))
+                case .failure(let e):
+                    completion(.checkCondition(SCSIExecutor.senseFor(e, write: false)))
+                }
+            }
+        case .write(let lba, let blocks, let fua):
+            let bytes = Int(blocks) * bs
+            if bytes == 0 { completion(.good(dataIn: nil, impliedLength: 0)); return }
+            // Overflow (EDTL shorter than the CDB): write the whole blocks that arrived; less than one
+            // block → nothing to write, GOOD with the overflow residual (RFC 7143 §11.4.5.2; libiscsi
+            // iSCSIResiduals).
+            let usable = (task.dataOutLength / bs) * bs
+            if usable == 0 { completion(.good(dataIn: nil, impliedLength: bytes)); return }
+            guard let buffer = task.buffer else { completion(.checkCondition(.internalTargetFailure)); return }
+            // SBC-3 §5.x FUA and IOMode=wt: GOOD only once the data is on stable storage.
+            let stable = fua || unit.writeThrough
+            engine.submit(IORequest(op: .write, offset: lba * UInt64(bs), length: usable, buffer: buffer.pointer, fua: stable), on: unit.device) { result in
+                switch result {
+                case .success: completion(.good(dataIn: nil, impliedLength: bytes))
+                case .failure(let e): completion(.checkCondition(SCSIExecutor.senseFor(e, write: true)))
+                }
+            }
+        case .verify(let lba, let blocks, let byteCheck):
+            let bytes = Int(blocks) * bs
+            if bytes == 0 { completion(.good(dataIn: nil, impliedLength: 0)); return }
+            let readBuffer = pool.take(capacity: bytes)
+            let pool = self.pool
+            engine.submit(IORequest(op: .read, offset: lba * UInt64(bs), length: bytes, buffer: readBuffer.pointer, fua: false), on: unit.device) { result in
+                defer { pool.give(readBuffer) }
+                switch result {
+                case .failure(let e):
+                    completion(.checkCondition(SCSIExecutor.senseFor(e, write: false)))
+                case .success:
+                    if byteCheck, let data = task.buffer {
+                        let n = min(bytes, task.dataOutLength)
+                        if let diff = SCSIExecutor.firstDifference(data.pointer, readBuffer.pointer, n) {
+                            // SBC-3 §5.x VERIFY BYTCHK=1: MISCOMPARE, offset in INFORMATION.
+                            completion(.checkCondition(.miscompare(offset: UInt32(diff))))
+                            return
+                        }
+                    }
+                    completion(.good(dataIn: nil, impliedLength: byteCheck ? bytes : 0))
+                }
+            }
+        case .synchronizeCache:
+            // SBC-3 §5.22: everything written so far reaches stable storage (fdatasync / IOCB_CMD_FDSYNC).
+            engine.submit(IORequest(op: .flush, offset: 0, length: 0, buffer: nil, fua: false), on: unit.device) { result in
+                switch result {
+                case .success: completion(.good(dataIn: nil, impliedLength: 0))
+                case .failure(let e): completion(.checkCondition(SCSIExecutor.senseFor(e, write: true)))
+                }
+            }
+        case .emulated(let e):
+            completion(emulate(task, e, unit: unit, context: context))
+        }
+    }
+
+    private func emulate(_ task: SCSITask, _ e: EmulatedCommand, unit: LogicalUnit?, context: ExecutionContext) -> SCSIOutcome {
+        let emulation = EmulationContext(lunList: context.lunList, senseFormat: .fixed, pendingSense: context.pendingSense)
+        do {
+            let data = try Emulator.execute(e, unit: unit?.info, context: emulation)
+            let allocation = Int(task.parsed?.transferLength ?? UInt32(data.count))
+            let owned = OwnedBytes(Array(data.prefix(allocation)))
+            // SPC-4 §4.2.5.6: the device returns min(allocation length, available) bytes; residuals are
+            // computed against what was actually produced.
+            return .good(dataIn: DataInPayload(bytes: owned.bytes, owner: owned), impliedLength: owned.count)
+        } catch {
+            return .checkCondition(error)
+        }
+    }
+
+    /// Backing-store errno → sense (SBC-3 §4.x): ENOSPC/EDQUOT → SPACE ALLOCATION FAILED WRITE PROTECT,
+    /// EROFS → WRITE PROTECTED, anything else → WRITE ERROR / UNRECOVERED READ ERROR.
+    static func senseFor(_ e: SystemError, write: Bool) -> SenseReason {
+        switch e.errno {
+        case ENOSPC, EDQUOT: return .spaceAllocationFailed
+        case EROFS: return .writeProtected
+        default: return write ? .writeError : .unrecoveredReadError
+        }
+    }
+
+    static func firstDifference(_ a: UnsafeMutableRawPointer, _ b: UnsafeMutableRawPointer, _ n: Int) -> Int? {
+        if memcmp(a, b, n) == 0 { return nil }
+        let pa = a.assumingMemoryBound(to: UInt8.self)
+        let pb = b.assumingMemoryBound(to: UInt8.self)
+        for i in 0..<n where pa[i] != pb[i] { return i }
+        return nil
+    }
+}
