@@ -10,6 +10,8 @@ public final class LogicalUnit: Sendable {
     public let info: LogicalUnitInfo
     public let device: BackingDevice
     public let config: LUNConfig
+    /// Unit attentions and reservations, shared by all nexuses.
+    public let state = LogicalUnitState()
     /// IOMode=wt: every write reaches stable storage before GOOD (RWF_DSYNC / fdatasync).
     public var writeThrough: Bool { config.ioMode == .wt }
 
@@ -201,6 +203,16 @@ public final class TargetRegistry: Sendable {
 
     func sessionCount(target: String) -> Int {
         state.withLock { s in s.sessions.keys.filter { $0.targetName.lowercased() == target.lowercased() }.count }
+    }
+
+    /// Every live I_T nexus of a target (for unit attentions and reservations that concern other nexuses).
+    public func nexuses(forTarget name: String, portalGroupTag: UInt16 = 1) -> [NexusID] {
+        let lowered = name.lowercased()
+        return state.withLock { s in
+            s.sessions.keys.filter { $0.targetName == lowered }.map {
+                NexusID(initiatorName: $0.initiatorName, isid: $0.isid, targetName: $0.targetName, portalGroupTag: portalGroupTag)
+            }
+        }
     }
 
     public var sessions: [SessionInfo] {

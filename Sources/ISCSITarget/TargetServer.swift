@@ -68,10 +68,10 @@ public enum TargetBuilder {
 /// The daemon's runtime: event loops, portals, connections.
 public final class TargetServer: Sendable {
     public let registry: TargetRegistry
-    private let loops: [EventLoop]
-    private let contexts: [LoopBound<LoopContext>]
-    private let logger: Logger
-    private let settings: ServerSettings
+    let loops: [EventLoop]
+    let contexts: [LoopBound<LoopContext>]
+    let logger: Logger
+    let settings: ServerSettings
     private struct Shared {
         var listeners: [(fd: Int32, address: SocketAddress)] = []
         var nextConnection: UInt64 = 1
