@@ -845,8 +845,6 @@ final class Connection: EventHandler {
         }
         task.executing = true
         ioInFlight += 1
-        let nexus = NexusID(initiatorName: params?.initiatorName ?? "", isid: params?.isid ?? 0,
-                            targetName: target?.name ?? "", portalGroupTag: ctx.settings.portalGroupTag)
         let context = ExecutionContext(nexus: nexus, lunList: target?.lunList ?? [], pendingSense: pendingSenseForRequestSense)
         if case .emulated(.requestSense) = parsed.command { pendingSenseForRequestSense = nil }
         ctx.executor.execute(task, parsed: parsed, context: context) { [weak self] outcome in
@@ -859,6 +857,12 @@ final class Connection: EventHandler {
             }
             self.deliver(task, outcome)
         }
+    }
+
+    /// This connection's I_T nexus (SAM-5 §4.6).
+    var nexus: NexusID {
+        NexusID(initiatorName: params?.initiatorName ?? "", isid: params?.isid ?? 0,
+                targetName: target?.name ?? "", portalGroupTag: ctx.settings.portalGroupTag)
     }
 
     /// Turns the SCSI outcome into Data-In / SCSI Response PDUs.
@@ -1066,6 +1070,14 @@ final class Connection: EventHandler {
         default:
             response = 255
         }
+        // SAM-5 §7.x: a LOGICAL UNIT RESET / TARGET RESET establishes BUS DEVICE RESET FUNCTION OCCURRED
+        // for the other I_T nexuses of the affected logical units.
+        if response == 0, function == 5 || function == 6 || function == 7, let t = target {
+            let me = nexus
+            let others = ctx.registry.nexuses(forTarget: t.name, portalGroupTag: ctx.settings.portalGroupTag)
+            let units: [LogicalUnit] = function == 5 ? SAMLUN.decode(req.lun).flatMap { t.units[$0] }.map { [$0] } ?? [] : Array(t.units.values)
+            for u in units { u.state.logicalUnitReset(by: me, knownNexuses: others) }
+        }
         for t in affected {
             t.aborted = true
             if tasks[t.itt] === t { tasks[t.itt] = nil }
@@ -1240,6 +1252,11 @@ final class Connection: EventHandler {
         if let r = registration { ctx.loop.deregister(r); registration = nil }
         for t in [loginTimer, nopTimer, nopTimeoutTimer].compactMap({ $0 }) { ctx.loop.cancel(t) }
         Socket.close(fd)
+        if sessionKey != nil, let t = target {
+            // I_T nexus loss (SAM-5 §6.3.4): per-nexus LU state goes with it.
+            let me = nexus
+            for u in t.units.values { u.state.nexusLost(me) }
+        }
         unregisterSession()
         for t in tasks.values {
             t.aborted = true
