@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # TARGET_PID / TARGET_LUN are outputs for the caller
 # Shared helpers for scripts/*.sh: package installation, free ports, bounded waits,
 # and starting/stopping the target under test (ours = iscsi-targetd, or Debian's tgtd).
 # Everything binds to 127.0.0.1 only; every wait is bounded; every process started
@@ -55,9 +55,12 @@ wait_port() {
 
 # --- process bookkeeping -------------------------------------------------------------
 STARTED_PIDS=()
-CLEANUP_CMDS=()
+CLEANUP_CMDS=()   # run after the processes are gone (loop devices, files)
+STOP_CMDS=()      # run before the processes are signalled (graceful shutdown requests)
 cleanup_all() {
     local pid i
+    for ((i = 0; i < ${#STOP_CMDS[@]}; i++)); do timeout 10 bash -c "${STOP_CMDS[$i]}" >/dev/null 2>&1 || true; done
+    STOP_CMDS=()
     for pid in "${STARTED_PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null || true
     done
@@ -71,6 +74,7 @@ cleanup_all() {
     CLEANUP_CMDS=()
 }
 on_cleanup() { CLEANUP_CMDS+=("$1"); }
+on_stop() { STOP_CMDS+=("$1"); }
 
 # stop_pid PID: TERM, bounded wait, KILL.
 stop_pid() {
@@ -130,13 +134,14 @@ start_ours() {
 start_tgtd() {
     local port=$1 dir=$2; shift 2
     command -v tgtd >/dev/null || die "tgtd not installed (apt-get install tgt)"
-    # Control channel: abstract socket keyed by -C; use the iSCSI port number so parallel runs differ.
-    local ctl=$port
+    # Control channel: abstract socket keyed by -C (a short int); derive it from the iSCSI port so
+    # parallel runs differ.  tgtd ignores SIGTERM/SIGINT: stop it with tgtadm (see tgtd_shutdown_cmd).
+    local ctl=$((port % 30000 + 1000))
     tgtd -f -C "$ctl" --iscsi "portal=127.0.0.1:$port" >"$dir/target.log" 2>&1 &
     TARGET_PID=$!
     STARTED_PIDS+=("$TARGET_PID")
     TARGET_LUN=1
-    TGT_CTL=$ctl
+    on_stop "$(tgtd_shutdown_cmd "$ctl" $#)"
     wait_port "$port" 30 || { tail -n 30 "$dir/target.log" >&2; die "tgtd did not listen on 127.0.0.1:$port"; }
     local tid=0 spec name kind arg bs
     for spec in "$@"; do
@@ -155,6 +160,15 @@ start_tgtd() {
         tgtadm -C "$ctl" --lld iscsi --mode target --op bind --tid "$tid" --initiator-address 127.0.0.1 \
             || die "tgtadm: bind $name"
     done
+}
+
+# tgtd_shutdown_cmd CTL NTARGETS: shell text that deletes the targets (forced) and the tgtd system.
+tgtd_shutdown_cmd() {
+    local ctl=$1 n=$2 tid cmd=""
+    for ((tid = 1; tid <= n; tid++)); do
+        cmd+="tgtadm -C $ctl --lld iscsi --mode target --op delete --force --tid $tid; "
+    done
+    echo "${cmd}tgtadm -C $ctl --op delete --mode system"
 }
 
 # cpu_ticks PID: utime+stime of the whole process (all threads), in clock ticks.

@@ -59,7 +59,7 @@ declare -A URL=([fileio]="iscsi://$PORTAL/$T_FILE/$LUN" [blockio]="iscsi://$PORT
 # run_logged NAME CMD...: run with a timeout, output to $RESULTS_DIR/NAME.log; returns the status.
 run_logged() {
     local name=$1; shift
-    local logf="$RESULTS_DIR/$(safe "$name").log"
+    local logf; logf="$RESULTS_DIR/$(safe "$name").log"
     { echo "\$ $*"; timeout -k 5 "$STEP_TIMEOUT" "$@"; } >"$logf" 2>&1
 }
 logof() { echo "$RESULTS_DIR/$(safe "$1").log"; }
@@ -117,7 +117,7 @@ check_qemu_roundtrip() {
 check_cu_suite() {
     local kind=$1 suite=$2 n="cu:$2:$1" logf; logf=$(logof "$n")
     run_logged "$n" iscsi-test-cu -i "$INITIATOR" -I "$INITIATOR2" --dataloss -V -t "$suite" "${URL[$kind]}" || true
-    local summary; summary=$(python3 "$ROOT/scripts/cu-score.py" "$logf" -v)
+    local summary; summary=$(python3 "$ROOT/scripts/cu-score.py" "$logf" -v) || true
     echo "$summary" >"$logf.score"
     local line; line=$(tail -n 1 <<<"$summary")
     local tests failed
@@ -155,7 +155,7 @@ for kind in fileio blockio; do
     for s in "${CU_SUITES[@]}"; do check_cu_suite $kind "$s"; done
 done
 if [ "$CU_FULL" = 1 ]; then
-    for kind in fileio; do check_cu_full $kind; done
+    check_cu_full fileio
 fi
 check_alive
 
