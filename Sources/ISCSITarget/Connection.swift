@@ -94,6 +94,8 @@ final class Connection: EventHandler {
     private var r2tTags: [UInt32: UInt32] = [:]           // TTT → ITT
     private var nextTTT: UInt32 = 1
     private var ioInFlight = 0
+    /// Data-buffer bytes held by this connection's commands (bounded by maxBufferedBytesPerConnection).
+    private var bytesCommitted = 0
     private var settleWaiters: [() -> Void] = []
     private var pendingSenseForRequestSense: SenseReason?
     /// Pending unit attention per LUN on this I_T nexus (SAM-5 §5.14).
@@ -113,6 +115,8 @@ final class Connection: EventHandler {
     private var wantWritable = false
     private var closeAfterFlush = false
     private var onClosed: [() -> Void] = []
+    /// Called once when the connection leaves the login phase (full feature or closed).
+    var onLoginFinished: (() -> Void)?
     private(set) var closed = false
 
     init(id: UInt64, fd: Int32, peer: SocketAddress, local: SocketAddress, ctx: LoopContext) {
@@ -176,8 +180,13 @@ final class Connection: EventHandler {
     /// loop (SPDK's GET_PDU_LOOP_COUNT idea).
     private func readAvailable() {
         var rounds = 0
-        while !closed, rounds < 16, case .some = Optional(phase), !isClosing {
+        while !closed, rounds < 16, !isClosing {
             rounds += 1
+            if tx.queuedBytes > ctx.settings.maxQueuedBytesPerConnection {
+                readPaused = true
+                updateInterest()
+                return
+            }
             // Direct read into the task's I/O buffer when a large payload is pending and nothing is buffered.
             if rxStart == rxEnd, var p = pending, case .buffer(let task, let offset, let limit) = p.sink,
                min(limit, p.dataLength) - p.consumed >= Connection.directReadThreshold, let buf = task.buffer {
@@ -518,6 +527,7 @@ final class Connection: EventHandler {
         maxXmitDataSegment = max(512, min(Int(negotiated.maxXmitDataSegmentLength), cap))
         phase = .fullFeature
         if let t = loginTimer { ctx.loop.cancel(t); loginTimer = nil }
+        if let f = onLoginFinished { onLoginFinished = nil; f() }
         text = TextNegotiator(sessionType: negotiated.sessionType, parameters: negotiated, sendTargets: sendTargetsProvider())
         logger.info("login complete", metadata: [
             "session.type": "\(negotiated.sessionType)",
@@ -545,9 +555,14 @@ final class Connection: EventHandler {
                 guard acl.initiatorAllowed(target: t.name, initiatorName: initiator, peerAddress: peerHost),
                       acl.targetAllowed(target: t.name, localAddress: localAddr.host) else { continue }
                 // RFC 7143 Appendix C: TargetAddress=domainname[:port][,portal-group-tag]; the address the
-                // client reached us on is one it can certainly reach.
-                let host = localAddr.isIPv6 ? "[\(localAddr.host)]" : localAddr.host
-                out.append((name: t.name, addresses: ["\(host):\(localAddr.port),\(tpgt)"]))
+                // client reached us on comes first, then the other portals targets.allow permits.
+                let portals = PortalAddresses.advertised(incoming: localAddr, listeners: registry.listeners)
+                    .filter { $0 == localAddr || acl.targetAllowed(target: t.name, localAddress: $0.host) }
+                let addresses = portals.map { a -> String in
+                    let host = a.isIPv6 ? "[\(a.host)]" : a.host
+                    return "\(host):\(a.port),\(tpgt)"
+                }
+                out.append((name: t.name, addresses: addresses))
             }
             return out
         }
@@ -682,6 +697,18 @@ final class Connection: EventHandler {
             task.sense = error
         }
         let edtl = Int(cmd.expectedDataTransferLength)
+        // Bounded buffering per connection: a command whose data would exceed the budget is answered
+        // TASK SET FULL (SAM-5 §5.3.3) and the initiator retries later.
+        if let parsed = task.parsed, parsed.transferLength > 0 {
+            let need = Int(parsed.transferLength)
+            if bytesCommitted + need > ctx.settings.maxBufferedBytesPerConnection && bytesCommitted > 0 {
+                task.statusOnly = .taskSetFull
+                task.parsed = nil
+            } else {
+                task.committedBytes = need
+                bytesCommitted += need
+            }
+        }
         if let parsed = task.parsed, parsed.direction == .toTarget {
             if !cmd.write && parsed.transferLength > 0 {
                 // The CDB moves data to us but the W bit is clear: nothing will come.
@@ -794,6 +821,10 @@ final class Connection: EventHandler {
     /// Moves a task forward: errors answered, R2Ts issued, execution started when all data is in.
     private func progress(_ task: SCSITask) {
         guard task.admitted, !task.executing, !task.aborted, !closed else { return }
+        if let status = task.statusOnly {
+            sendResponse(task, status: status.rawValue, senseData: [], residual: (false, false, 0))
+            return
+        }
         if let sense = task.sense {
             finishWithSense(task, sense)
             return
@@ -964,6 +995,10 @@ final class Connection: EventHandler {
     }
 
     private func releaseBuffers(_ task: SCSITask) {
+        if task.committedBytes > 0 {
+            bytesCommitted -= task.committedBytes
+            task.committedBytes = 0
+        }
         if let b = task.buffer {
             task.buffer = nil
             ctx.pool.give(b)
@@ -1187,18 +1222,33 @@ final class Connection: EventHandler {
         guard !closed else { return }
         do {
             let done = try tx.flush(fd: fd)
-            if done {
-                if wantWritable, let r = registration {
-                    try? ctx.loop.modify(r, events: [.readable, .readHangup])
-                    wantWritable = false
-                }
-                if closeAfterFlush { close(reason: "closed after final response") }
-            } else if !wantWritable, let r = registration {
-                try? ctx.loop.modify(r, events: [.readable, .readHangup, .writable])
-                wantWritable = true
+            wantWritable = !done
+            if done && closeAfterFlush { close(reason: "closed after final response"); return }
+            // Back-pressure: a peer that does not read its responses stops being read from
+            // (bounded per-connection buffering), and resumes once the queue drained.
+            if readPaused && tx.queuedBytes <= ctx.settings.maxQueuedBytesPerConnection / 2 {
+                readPaused = false
+                updateInterest()
+                processBuffered()
+            } else {
+                updateInterest()
             }
         } catch {
             close(reason: "write failed: \(error)")
+        }
+    }
+
+    private var readPaused = false
+    private var currentInterest: EpollEvents = [.readable, .readHangup]
+
+    private func updateInterest() {
+        guard let r = registration, !closed else { return }
+        var events: EpollEvents = [.readHangup]
+        if !readPaused { events.insert(.readable) }
+        if wantWritable { events.insert(.writable) }
+        if events != currentInterest {
+            currentInterest = events
+            try? ctx.loop.modify(r, events: events)
         }
     }
 
@@ -1267,6 +1317,7 @@ final class Connection: EventHandler {
         tx.discardAll()
         if let p = pending, case .buffer(let task, _, _) = p.sink, !task.executing { releaseBuffers(task) }
         pending = nil
+        if let f = onLoginFinished { onLoginFinished = nil; f() }
         logger.info("connection closed", metadata: ["reason": "\(reason)"])
         ctx.connections[id] = nil
         let handlers = onClosed

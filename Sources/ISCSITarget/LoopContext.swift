@@ -15,6 +15,10 @@ public struct ServerSettings: Sendable {
     /// Connections in total / still logging in.
     public var maxConnections: Int = 4096
     public var maxConnectionsInLogin: Int = 256
+    /// Bytes of responses queued for a peer before we stop reading from it (back-pressure).
+    public var maxQueuedBytesPerConnection: Int = 32 << 20
+    /// Bytes of data buffers a connection's commands may hold at once; beyond it → TASK SET FULL (SAM-5 §5.3).
+    public var maxBufferedBytesPerConnection: Int = 128 << 20
     public init() {}
 }
 

@@ -12,6 +12,10 @@ final class SCSITask {
     var parsed: ParsedCommand?
     /// A SCSI error decided before execution (answered with CHECK CONDITION once the data-out phase is over).
     var sense: SenseReason?
+    /// A status without sense decided before execution (TASK SET FULL when over the buffer budget).
+    var statusOnly: SCSIStatus?
+    /// Buffer bytes charged to the connection's budget for this command.
+    var committedBytes = 0
 
     /// Bytes of data-out we accept for this command: min(EDTL, what the CDB moves) — RFC 7143 §11.4.5.
     var dataOutLength: Int = 0

@@ -128,6 +128,7 @@ public final class TargetRegistry: Sendable {
         var discovery: Configuration
         var sessions: [SessionKey: SessionHandle] = [:]
         var sessionInfo: [UInt64: SessionInfo] = [:]
+        var listeners: [SocketAddress] = []
         var nextTSIH: UInt16 = 1
         var nextSessionID: UInt64 = 1
     }
@@ -140,6 +141,15 @@ public final class TargetRegistry: Sendable {
             s.order.append(t.name.lowercased())
         }
         state = Mutex(s)
+    }
+
+    /// Listening portals (set by the server), for SendTargets.
+    public var listeners: [SocketAddress] {
+        get { state.withLock { $0.listeners } }
+    }
+
+    func addListener(_ address: SocketAddress) {
+        state.withLock { $0.listeners.append(address) }
     }
 
     public func target(named name: String) -> Target? {

@@ -77,6 +77,7 @@ public final class TargetServer: Sendable {
         var nextConnection: UInt64 = 1
         var roundRobin = 0
         var connectionCount = 0
+        var loginCount = 0
         var stopping = false
     }
     private let shared = Mutex(Shared())
@@ -125,6 +126,7 @@ public final class TargetServer: Sendable {
                 throw RuntimeError("cannot listen on \(portal): \(error)")
             }
             shared.withLock { $0.listeners.append((fd, address)) }
+            registry.addListener(address)
             bound.append(address)
             let acceptor = Acceptor(fd: fd, address: address, server: self)
             let loop = loops[0]
@@ -145,16 +147,19 @@ public final class TargetServer: Sendable {
     /// Called on loop 0 for each accepted socket: hands it to the next loop (round robin).
     fileprivate func accepted(fd: Int32, peer: SocketAddress, listener: SocketAddress) {
         let (id, index, refuse) = shared.withLock { s -> (UInt64, Int, Bool) in
-            if s.stopping || s.connectionCount >= settings.maxConnections { return (0, 0, true) }
+            if s.stopping || s.connectionCount >= settings.maxConnections || s.loginCount >= settings.maxConnectionsInLogin {
+                return (0, 0, true)
+            }
             let id = s.nextConnection
             s.nextConnection &+= 1
             let index = s.roundRobin % loops.count
             s.roundRobin &+= 1
             s.connectionCount += 1
+            s.loginCount += 1
             return (id, index, false)
         }
         if refuse {
-            logger.warning("connection refused: limit reached or stopping", metadata: ["peer": "\(peer)"])
+            logger.warning("connection refused: connection/login limit reached or stopping", metadata: ["peer": "\(peer)"])
             Socket.close(fd)
             return
         }
@@ -167,6 +172,9 @@ public final class TargetServer: Sendable {
             ctx.connections[id] = conn
             conn.addCloseHandler { [self] in
                 shared.withLock { $0.connectionCount -= 1 }
+            }
+            conn.onLoginFinished = { [self] in
+                shared.withLock { $0.loginCount -= 1 }
             }
             do {
                 try conn.start()
