@@ -45,6 +45,10 @@ fi
 if [ "${SKIP_REALCLIENT:-0}" != 1 ]; then
     step "real-initiator tests (TARGET=$TARGET)"
     TARGET=$TARGET timeout 1800 "$ROOT/scripts/realclient-tests.sh"
+    if [ "$TARGET" = ours ]; then
+        step "CHAP and digest tests (libiscsi)"
+        timeout 900 "$ROOT/scripts/auth-digest-tests.sh" "$(ours_binary)"
+    fi
 fi
 
 if [ "${BENCH_SMOKE:-0}" = 1 ]; then

@@ -7,7 +7,12 @@ struct KeyNegotiation: Sendable {
     let targetName: String?
     let target: TargetLoginInfo?
     let policy: TargetNegotiationPolicy
+    /// CHAP required: AuthMethod=None is refused (RFC 7143 §12.1).
     let authenticationRequired: Bool
+    /// IncomingUser accounts an initiator may authenticate as.
+    let incomingAccounts: [CHAPCredential]
+    /// OutgoingUser for mutual CHAP.
+    let outgoingAccount: CHAPCredential?
     let portalGroupTag: UInt16
     let isid: UInt64
     /// TSIH = 0: the leading (and only) connection of a new session.
@@ -23,17 +28,22 @@ struct KeyNegotiation: Sendable {
     private var initiatorMaxRecvDataSegmentLength: UInt32?
     private var declaredIdentity = false
     private var declaredMaxRecvDataSegmentLength = false
-    private var agreedAuthMethod: String?
+    /// The AuthMethod we answered (nil before the initiator offered one, or when we answered Reject).
+    private(set) var agreedAuthMethod: String?
+    /// The initiator offered AuthMethod and we could accept none of its values.
+    private(set) var authMethodRejected = false
 
     init(sessionType: SessionType, initiatorName: String, targetName: String?, target: TargetLoginInfo?,
-         policy: TargetNegotiationPolicy, authenticationRequired: Bool, portalGroupTag: UInt16, isid: UInt64,
-         leading: Bool) {
+         policy: TargetNegotiationPolicy, authenticationRequired: Bool, incomingAccounts: [CHAPCredential] = [],
+         outgoingAccount: CHAPCredential? = nil, portalGroupTag: UInt16, isid: UInt64, leading: Bool) {
         self.sessionType = sessionType
         self.initiatorName = initiatorName
         self.targetName = targetName
         self.target = target
         self.policy = policy
-        self.authenticationRequired = authenticationRequired
+        self.authenticationRequired = authenticationRequired || !incomingAccounts.isEmpty
+        self.incomingAccounts = incomingAccounts
+        self.outgoingAccount = outgoingAccount
         self.portalGroupTag = portalGroupTag
         self.isid = isid
         self.leading = leading
@@ -85,6 +95,11 @@ struct KeyNegotiation: Sendable {
                 continue
             }
             if let answer = answer(descriptor, value) {
+                // RFC 7143 §13.1: a target configured without "None" requires the digest; an
+                // initiator offering none of our values would leave it at the default None.
+                if answer == "Reject", key == .headerDigest || key == .dataDigest, !ourList(key).contains("None") {
+                    return .failure(.init(.initiatorError, "\(name): CRC32C required but not offered"))
+                }
                 answers.append((name, answer))
             }
         }
@@ -111,10 +126,13 @@ struct KeyNegotiation: Sendable {
             initiatorMaxRecvDataSegmentLength = UInt32(number)
             return nil
         case .authMethod:
-            // RFC 7143 §12.1: the acceptor picks the first offered method it supports. Without CHAP
-            // support that is None (targets requiring CHAP fail before this point).
-            let ours = ["None"]
-            guard let chosen = TextValue.list(value).first(where: { ours.contains($0) }) else { return "Reject" }
+            // RFC 7143 §12.1: the acceptor picks the first offered method it supports. A target
+            // with IncomingUser accounts accepts only CHAP; one without accepts only None.
+            let ours = authenticationRequired ? ["CHAP"] : ["None"]
+            guard let chosen = TextValue.list(value).first(where: { ours.contains($0) }) else {
+                authMethodRejected = true
+                return "Reject"
+            }
             agreedAuthMethod = chosen
             return chosen
         case .chapA, .chapI, .chapC, .chapN, .chapR:

@@ -10,15 +10,26 @@ public struct TargetLoginInfo: Sendable, Hashable {
     public var portalGroupTag: UInt16
     /// What the target offers.
     public var policy: TargetNegotiationPolicy
-    /// CHAP required (IncomingUser configured). CHAP is not implemented yet, so a login to such a
-    /// target fails with 0x0201 authentication failure.
+    /// The target's `IncomingUser` accounts: initiators authenticate with CHAP as any of them.
+    /// Non-empty means CHAP is required (RFC 7143 §12.1: AuthMethod=None is refused).
+    public var incomingAccounts: [CHAPCredential]
+    /// The target's `OutgoingUser`: what it answers a mutual-CHAP challenge with. Without it,
+    /// mutual CHAP fails (0x0201).
+    public var outgoingAccount: CHAPCredential?
+    /// Forces CHAP even without accounts (every login then fails 0x0201). Normally false:
+    /// `incomingAccounts` decides.
     public var requiresAuthentication: Bool
+
+    /// Whether a login must authenticate with CHAP.
+    public var authenticationRequired: Bool { requiresAuthentication || !incomingAccounts.isEmpty }
 
     /// Creates the info.
     public init(name: String, alias: String? = nil, portalGroupTag: UInt16 = 1,
-                policy: TargetNegotiationPolicy = .init(), requiresAuthentication: Bool = false) {
+                policy: TargetNegotiationPolicy = .init(), incomingAccounts: [CHAPCredential] = [],
+                outgoingAccount: CHAPCredential? = nil, requiresAuthentication: Bool = false) {
         self.name = name; self.alias = alias; self.portalGroupTag = portalGroupTag
-        self.policy = policy; self.requiresAuthentication = requiresAuthentication
+        self.policy = policy; self.incomingAccounts = incomingAccounts
+        self.outgoingAccount = outgoingAccount; self.requiresAuthentication = requiresAuthentication
     }
 }
 
@@ -35,13 +46,17 @@ public enum TargetLookup: Sendable, Hashable {
 }
 
 /// What the login state machine needs from the rest of the system. All closures are pure
-/// look-ups (no I/O in this module).
+/// look-ups (no I/O in this module) except `randomBytes`, which reads the system CSPRNG.
 public struct LoginEnvironment: Sendable {
     /// Resolves a normal-session TargetName for an initiator.
     public var lookupTarget: @Sendable (_ targetName: String, _ initiatorName: String) -> TargetLookup
     /// What discovery sessions offer.
     public var discoveryPolicy: TargetNegotiationPolicy
-    /// CHAP required for discovery (global IncomingUser). Not implemented yet: logins fail 0x0201.
+    /// The global `IncomingUser` accounts: non-empty means discovery sessions need CHAP.
+    public var discoveryIncomingAccounts: [CHAPCredential]
+    /// The global `OutgoingUser` (mutual CHAP on discovery sessions).
+    public var discoveryOutgoingAccount: CHAPCredential?
+    /// Forces CHAP on discovery even without accounts (logins then fail 0x0201). Normally false.
     public var discoveryRequiresAuthentication: Bool
     /// The portal group tag of the listening portal (used for discovery sessions).
     public var portalGroupTag: UInt16
@@ -51,20 +66,50 @@ public struct LoginEnvironment: Sendable {
     public var sessionExists: @Sendable (_ initiatorName: String, _ isid: UInt64, _ tsih: UInt16) -> Bool
     /// MaxCmdSN − ExpCmdSN + 1 announced in login responses (the command window). Default 1.
     public var commandWindow: UInt32
+    /// `count` bytes from a cryptographically secure source (CHAP identifiers and challenges,
+    /// RFC 7143 §12.1.3). Tests substitute a deterministic source.
+    public var randomBytes: @Sendable (_ count: Int) -> [UInt8]
+    /// Recently issued CHAP challenges, for the no-reuse and reflection checks. Process-wide by
+    /// default.
+    public var challengeRegistry: CHAPChallengeRegistry
 
     /// Creates an environment.
     public init(lookupTarget: @escaping @Sendable (_ targetName: String, _ initiatorName: String) -> TargetLookup,
                 discoveryPolicy: TargetNegotiationPolicy = .init(),
+                discoveryIncomingAccounts: [CHAPCredential] = [],
+                discoveryOutgoingAccount: CHAPCredential? = nil,
                 discoveryRequiresAuthentication: Bool = false,
                 portalGroupTag: UInt16 = 1,
                 sessionExists: @escaping @Sendable (_ initiatorName: String, _ isid: UInt64, _ tsih: UInt16) -> Bool = { _, _, _ in false },
-                commandWindow: UInt32 = 1) {
+                commandWindow: UInt32 = 1,
+                randomBytes: @escaping @Sendable (_ count: Int) -> [UInt8] = LoginEnvironment.systemRandomBytes,
+                challengeRegistry: CHAPChallengeRegistry = .shared) {
         self.lookupTarget = lookupTarget
         self.discoveryPolicy = discoveryPolicy
+        self.discoveryIncomingAccounts = discoveryIncomingAccounts
+        self.discoveryOutgoingAccount = discoveryOutgoingAccount
         self.discoveryRequiresAuthentication = discoveryRequiresAuthentication
         self.portalGroupTag = portalGroupTag
         self.sessionExists = sessionExists
         self.commandWindow = commandWindow
+        self.randomBytes = randomBytes
+        self.challengeRegistry = challengeRegistry
+    }
+
+    /// Bytes from `SystemRandomNumberGenerator`, which on Linux reads getrandom(2) (the kernel
+    /// CSPRNG). Counts are bounded by the callers (CHAP asks for at most 16 bytes).
+    @Sendable public static func systemRandomBytes(_ count: Int) -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        var out: [UInt8] = []
+        out.reserveCapacity(max(0, count))
+        while out.count < count {
+            var word = generator.next()
+            for _ in 0..<8 where out.count < count {
+                out.append(UInt8(truncatingIfNeeded: word))
+                word >>= 8
+            }
+        }
+        return out
     }
 }
 

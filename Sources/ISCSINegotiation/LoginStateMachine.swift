@@ -29,6 +29,8 @@ public struct LoginStateMachine: Sendable {
     private var pendingResponseTransit = false
     private var pendingResponseNextStage: UInt8 = 0
     private var negotiation: KeyNegotiation?
+    /// The CHAP exchange, once AuthMethod=CHAP was agreed.
+    private var chap: CHAPExchange?
 
     /// A one-line reason for the last failure, for logs (never contains key values).
     public private(set) var failureReason: String?
@@ -48,6 +50,9 @@ public struct LoginStateMachine: Sendable {
 
     /// Whether the login finished successfully.
     public var isComplete: Bool { phase == .complete }
+
+    /// The CHAP name the initiator authenticated as (nil without CHAP). Not a secret: fit for logs.
+    public var authenticatedUser: String? { chap?.authenticatedUser }
 
     /// Handles one Login Request.
     /// - Parameters:
@@ -139,16 +144,52 @@ public struct LoginStateMachine: Sendable {
 
         // RFC 7143 §6.3: the initiator may skip the security stage only if the target does not
         // require authentication.
-        if negotiation.authenticationRequired {
-            // CHAP seam: the CHAP exchange (AuthMethod=CHAP, CHAP_A/I/C/N/R) plugs in here. Until
-            // it exists, a target that requires authentication refuses every login.
-            return fail(request, .authenticationFailure, "authentication required but CHAP is not implemented")
+        let authenticated = chap?.isAuthenticated ?? false
+        if negotiation.authenticationRequired && request.currentStage != 0 && !authenticated {
+            return fail(request, .authenticationFailure, "authentication required but the security stage was skipped")
+        }
+
+        // Security stage with CHAP required: the CHAP keys belong to the CHAP exchange, the rest
+        // (AuthMethod, identity keys) to the key negotiation.
+        var keyPairs = pairs
+        var chapPairs: [(key: String, value: String)] = []
+        if negotiation.authenticationRequired && request.currentStage == 0 {
+            keyPairs = pairs.filter { !CHAPExchange.keys.contains($0.key) }
+            chapPairs = pairs.filter { CHAPExchange.keys.contains($0.key) }
         }
 
         var answers: [(key: String, value: String)]
-        switch negotiation.negotiate(pairs, stage: request.currentStage) {
+        switch negotiation.negotiate(keyPairs, stage: request.currentStage) {
         case .success(let result): answers = result
         case .failure(let failure): return fail(request, failure.status, failure.reason)
+        }
+
+        var holdInSecurityStage = false
+        if negotiation.authenticationRequired && request.currentStage == 0 {
+            // RFC 7143 §12.1: a target that requires authentication refuses AuthMethod=None.
+            if negotiation.authMethodRejected {
+                return fail(request, .authenticationFailure, "authentication required but no acceptable AuthMethod offered")
+            }
+            if negotiation.agreedAuthMethod == "CHAP" {
+                var exchange = chap ?? CHAPExchange(incoming: negotiation.incomingAccounts, outgoing: negotiation.outgoingAccount)
+                switch exchange.receive(chapPairs, randomBytes: environment.randomBytes, registry: environment.challengeRegistry) {
+                case .success(let result): answers.append(contentsOf: result)
+                case .failure(let failure): return fail(request, failure.status, failure.reason)
+                }
+                chap = exchange
+            } else if !chapPairs.isEmpty {
+                // RFC 7143 §12.1.3: CHAP keys follow the AuthMethod=CHAP agreement.
+                return fail(request, .authenticationFailure, "CHAP keys before AuthMethod=CHAP was agreed")
+            }
+            if !(chap?.isAuthenticated ?? false) {
+                // RFC 7143 §6.3: leaving the security stage without authenticating (AuthMethod
+                // never offered means the default None) fails; a CHAP exchange in progress keeps
+                // the stage (T=0) even when the initiator asked to transit.
+                if request.transit && negotiation.agreedAuthMethod == nil {
+                    return fail(request, .authenticationFailure, "authentication required but no AuthMethod offered")
+                }
+                holdInSecurityStage = true
+            }
         }
 
         // Declarations the target makes once, in its first response (RFC 7143 §13.6, §13.9).
@@ -169,7 +210,7 @@ public struct LoginStateMachine: Sendable {
                 nextStage = 1
             }
             // RFC 7143 §11.13.3: a response with T=1 MUST NOT contain keys that require answers.
-            transit = !negotiation.awaitingAnswers
+            transit = !negotiation.awaitingAnswers && !holdInSecurityStage
         }
         if !transit { nextStage = 0 }
         self.negotiation = negotiation
@@ -269,6 +310,8 @@ public struct LoginStateMachine: Sendable {
                 sessionType: .discovery, initiatorName: initiatorName, targetName: targetName,
                 target: nil, policy: environment.discoveryPolicy,
                 authenticationRequired: environment.discoveryRequiresAuthentication,
+                incomingAccounts: environment.discoveryIncomingAccounts,
+                outgoingAccount: environment.discoveryOutgoingAccount,
                 portalGroupTag: environment.portalGroupTag, isid: request.isid, leading: request.tsih == 0))
         case .normal:
             // RFC 7143 §13.4: TargetName MUST be in the first request of a normal session.
@@ -282,7 +325,8 @@ public struct LoginStateMachine: Sendable {
             case .found(let info):
                 return .success(KeyNegotiation(
                     sessionType: .normal, initiatorName: initiatorName, targetName: info.name,
-                    target: info, policy: info.policy, authenticationRequired: info.requiresAuthentication,
+                    target: info, policy: info.policy, authenticationRequired: info.authenticationRequired,
+                    incomingAccounts: info.incomingAccounts, outgoingAccount: info.outgoingAccount,
                     portalGroupTag: info.portalGroupTag, isid: request.isid, leading: request.tsih == 0))
             }
         }

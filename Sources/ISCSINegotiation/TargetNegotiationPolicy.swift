@@ -28,10 +28,16 @@ public struct TargetNegotiationPolicy: Sendable, Hashable {
     public var dataPDUInOrder: Bool = true
     /// Our DataSequenceInOrder (OR). Only `true` is implemented.
     public var dataSequenceInOrder: Bool = true
-    /// Acceptable header digests ("None", "CRC32C").
-    public var headerDigest: [String] = ["None"]
-    /// Acceptable data digests ("None", "CRC32C").
-    public var dataDigest: [String] = ["None"]
+    /// Acceptable header digests ("None", "CRC32C"). RFC 7143 §13.1 (list): we answer the first
+    /// value of the initiator's list that is in ours, so the default accepts both and an initiator
+    /// that asks for digests gets them. Without "None" the digest is required (ietd.conf
+    /// `HeaderDigest CRC32C`).
+    public var headerDigest: [String] = Self.defaultDigests
+    /// Acceptable data digests ("None", "CRC32C"); as `headerDigest`.
+    public var dataDigest: [String] = Self.defaultDigests
+
+    /// The default digest list: CRC32C or None, whichever the initiator prefers.
+    public static let defaultDigests = ["CRC32C", "None"]
 
     /// Creates the default policy.
     public init() {}
@@ -42,7 +48,7 @@ public struct TargetNegotiationPolicy: Sendable, Hashable {
                 initialR2T: Bool = false, immediateData: Bool = true, maxOutstandingR2T: UInt32 = 1,
                 maxConnections: UInt32 = 1, defaultTime2Wait: UInt32 = 2, defaultTime2Retain: UInt32 = 0,
                 errorRecoveryLevel: UInt32 = 0, dataPDUInOrder: Bool = true, dataSequenceInOrder: Bool = true,
-                headerDigest: [String] = ["None"], dataDigest: [String] = ["None"]) {
+                headerDigest: [String] = defaultDigests, dataDigest: [String] = defaultDigests) {
         self.maxRecvDataSegmentLength = maxRecvDataSegmentLength
         self.maxXmitDataSegmentLength = maxXmitDataSegmentLength
         self.maxBurstLength = maxBurstLength; self.firstBurstLength = firstBurstLength

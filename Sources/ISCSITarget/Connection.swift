@@ -140,17 +140,24 @@ final class Connection: EventHandler {
                 let acl = registry.accessControl
                 guard acl.initiatorAllowed(target: t.name, initiatorName: initiator, peerAddress: peerHost),
                       acl.targetAllowed(target: t.name, localAddress: localHost) else { return .accessDenied }
+                // RFC 7143 §12.1: a target with IncomingUser accounts requires CHAP.
                 return .found(TargetLoginInfo(name: t.name, alias: t.config.alias, portalGroupTag: settings.portalGroupTag,
-                                              policy: t.policy, requiresAuthentication: !t.config.incomingUsers.isEmpty))
+                                              policy: t.policy, incomingAccounts: t.config.incomingUsers.map(Connection.credential),
+                                              outgoingAccount: t.config.outgoingUser.map(Connection.credential)))
             },
             discoveryPolicy: TargetNegotiationPolicy(),
-            discoveryRequiresAuthentication: !registry.configuration.discoveryIncomingUsers.isEmpty,
+            discoveryIncomingAccounts: registry.configuration.discoveryIncomingUsers.map(Connection.credential),
+            discoveryOutgoingAccount: registry.configuration.discoveryOutgoingUser.map(Connection.credential),
             portalGroupTag: settings.portalGroupTag)
         login = LoginStateMachine(environment: env, initialStatSN: UInt32.random(in: 1...0x7fff_ffff))
     }
 
     deinit {
         rx.deallocate()
+    }
+
+    @Sendable static func credential(_ a: CHAPAccount) -> CHAPCredential {
+        CHAPCredential(user: a.user, secret: a.secret)
     }
 
     func start() throws {
@@ -530,7 +537,7 @@ final class Connection: EventHandler {
         if let f = onLoginFinished { onLoginFinished = nil; f() }
         text = TextNegotiator(sessionType: negotiated.sessionType, parameters: negotiated, sendTargets: sendTargetsProvider())
         logger.info("login complete", metadata: [
-            "session.type": "\(negotiated.sessionType)",
+            "session.type": "\(negotiated.sessionType)", "chap.user": "\(login.authenticatedUser ?? "-")",
             "hd": "\(negotiated.headerDigest)", "dd": "\(negotiated.dataDigest)",
             "mrdsl": "\(negotiated.maxRecvDataSegmentLength)", "mxdsl": "\(maxXmitDataSegment)",
             "mbl": "\(negotiated.maxBurstLength)", "fbl": "\(negotiated.firstBurstLength)",

@@ -107,8 +107,9 @@ import Testing
         #expect(a.pairs == ["AuthMethod=None", "TargetPortalGroupTag=1"])
     }
 
-    /// CHAP seam: a target that requires authentication refuses logins (0x0201) until CHAP exists,
-    /// including one that skips the security stage.
+    /// RFC 7143 §12.1: a target that requires authentication (here forced, without accounts)
+    /// refuses AuthMethod=None (0x0201), a login that skips the security stage, and a discovery
+    /// login that leaves the security stage without offering an AuthMethod.
     @Test func case14_authenticationRequiredFails() {
         let env = F.environment(targets: [TargetLoginInfo(name: F.target, requiresAuthentication: true)])
         var m = F.machine(env)

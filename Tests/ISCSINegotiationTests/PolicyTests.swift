@@ -8,7 +8,9 @@ import Testing
         #expect(warnings.isEmpty)
         #expect(policy == TargetNegotiationPolicy())
         #expect(policy.maxRecvDataSegmentLength == 262_144 && policy.maxBurstLength == 1_048_576)
-        #expect(!policy.initialR2T && policy.immediateData && policy.headerDigest == ["None"])
+        #expect(!policy.initialR2T && policy.immediateData)
+        // RFC 7143 §13.1: both digests accepted by default, the initiator's preference wins.
+        #expect(policy.headerDigest == ["CRC32C", "None"] && policy.dataDigest == ["CRC32C", "None"])
     }
 
     @Test func parsesIETKeysCaseInsensitively() {

@@ -1,6 +1,28 @@
 import ISCSIWire
+import Synchronization
 import Testing
 @testable import ISCSINegotiation
+
+/// A deterministic random source for CHAP: returns the queued byte strings in order (each call
+/// takes the next one, whatever the count asked), then zeros.
+final class ScriptedRandom: Sendable {
+    private let queue: Mutex<[[UInt8]]>
+    init(_ outputs: [[UInt8]]) { queue = Mutex(outputs) }
+    func next(_ count: Int) -> [UInt8] {
+        queue.withLock { queue in
+            queue.isEmpty ? [UInt8](repeating: 0, count: count) : queue.removeFirst()
+        }
+    }
+    var source: @Sendable (Int) -> [UInt8] { { [self] count in self.next(count) } }
+}
+
+/// Hex text → bytes (test input only).
+func bytes(hex: String) -> [UInt8] {
+    let digits = Array(hex.utf8)
+    return stride(from: 0, to: digits.count - 1, by: 2).compactMap {
+        UInt8(String(decoding: digits[$0...$0 + 1], as: UTF8.self), radix: 16)
+    }
+}
 
 /// Builders shared by the tests.
 enum Fixture {
@@ -25,13 +47,18 @@ enum Fixture {
 
     static func environment(targets: [TargetLoginInfo] = [TargetLoginInfo(name: target)],
                             denied: Set<String> = [], discoveryPolicy: TargetNegotiationPolicy = .init(),
-                            discoveryRequiresAuthentication: Bool = false) -> LoginEnvironment {
+                            discoveryRequiresAuthentication: Bool = false,
+                            discoveryIncoming: [CHAPCredential] = [], discoveryOutgoing: CHAPCredential? = nil,
+                            random: [[UInt8]] = [],
+                            registry: CHAPChallengeRegistry = CHAPChallengeRegistry()) -> LoginEnvironment {
         LoginEnvironment(lookupTarget: { name, initiatorName in
             guard let info = targets.first(where: { $0.name == name }) else { return .notFound }
             if denied.contains(initiatorName) { return .accessDenied }
             return .found(info)
-        }, discoveryPolicy: discoveryPolicy, discoveryRequiresAuthentication: discoveryRequiresAuthentication,
-                         portalGroupTag: 1)
+        }, discoveryPolicy: discoveryPolicy, discoveryIncomingAccounts: discoveryIncoming,
+                         discoveryOutgoingAccount: discoveryOutgoing,
+                         discoveryRequiresAuthentication: discoveryRequiresAuthentication,
+                         portalGroupTag: 1, randomBytes: ScriptedRandom(random).source, challengeRegistry: registry)
     }
 
     static func machine(_ environment: LoginEnvironment = environment()) -> LoginStateMachine {
@@ -77,6 +104,14 @@ extension LoginAction {
 /// ```
 /// # comment
 /// target <name> [alias=<alias>] [auth]          configured target (policy from the next `policy` lines)
+/// incoming <user> <secret>                       IncomingUser of the last target
+/// outgoing <user> <secret>                       OutgoingUser of the last target
+/// discovery-incoming <user> <secret>             global IncomingUser (discovery sessions)
+/// discovery-outgoing <user> <secret>             global OutgoingUser
+/// random <hex>                                   next output of the random source (CHAP_I, then CHAP_C)
+/// registry <hex>                                 a challenge issued earlier in this process
+/// reason <text>                                  the last failure's reason contains <text>
+/// user <name>                                    the CHAP user that authenticated
 /// policy <IETKey>=<value>                        ietd.conf parameter of the last target (or discovery)
 /// discovery-policy <IETKey>=<value>
 /// address <target> <ip:port,tpgt>                SendTargets data
@@ -96,6 +131,10 @@ struct Transcript {
         var targetParameters: [[String: String]] = []
         var discoveryParameters: [String: String] = [:]
         var addresses: [String: [String]] = [:]
+        var discoveryIncoming: [CHAPCredential] = []
+        var discoveryOutgoing: CHAPCredential?
+        var random: [[UInt8]] = []
+        let registry = CHAPChallengeRegistry()
         var pdus: [(String, PDU)] = []
         var expectations: [(String, String)] = []
         // Pass 1: configuration and PDUs.
@@ -123,6 +162,18 @@ struct Transcript {
                 discoveryParameters[kv[0]] = kv[1]
             case "address":
                 addresses[words[1], default: []].append(words[2])
+            case "incoming":
+                targets[targets.count - 1].incomingAccounts.append(CHAPCredential(user: words[1], secret: words[2]))
+            case "outgoing":
+                targets[targets.count - 1].outgoingAccount = CHAPCredential(user: words[1], secret: words[2])
+            case "discovery-incoming":
+                discoveryIncoming.append(CHAPCredential(user: words[1], secret: words[2]))
+            case "discovery-outgoing":
+                discoveryOutgoing = CHAPCredential(user: words[1], secret: words[2])
+            case "random":
+                random.append(bytes(hex: words[1]))
+            case "registry":
+                #expect(registry.register(bytes(hex: words[1])), sourceLocation: sourceLocation)
             case ">", "<":
                 var pairs: [(String, String)] = []
                 while index < lines.count, lines[index].hasPrefix("  ") {
@@ -137,6 +188,8 @@ struct Transcript {
                 pdus.append(("=", PDU(header: Array(words.dropFirst()), pairs: [])))
             case "==":
                 pdus.append(("==", PDU(header: Array(words.dropFirst()), pairs: [])))
+            case "reason", "user":
+                pdus.append((words[0], PDU(header: Array(words.dropFirst()), pairs: [])))
             default:
                 Issue.record("transcript: bad line '\(line)'", sourceLocation: sourceLocation)
                 return
@@ -151,7 +204,9 @@ struct Transcript {
         let discoveryPolicy = TargetNegotiationPolicy.fromIETParameters(discoveryParameters).0
         let configuredTargets = targets
         let configuredAddresses = addresses
-        var machine = Fixture.machine(Fixture.environment(targets: configuredTargets, discoveryPolicy: discoveryPolicy))
+        var machine = Fixture.machine(Fixture.environment(
+            targets: configuredTargets, discoveryPolicy: discoveryPolicy, discoveryIncoming: discoveryIncoming,
+            discoveryOutgoing: discoveryOutgoing, random: random, registry: registry))
         var negotiator: TextNegotiator?
         var parameters: SessionParameters?
         var lastRequest: (login: LoginRequest?, text: TextRequest?) = (nil, nil)
@@ -233,6 +288,12 @@ struct Transcript {
                 statSN &+= 1
                 #expect(action.pairs == pdu.pairs.map { "\($0.0)=\($0.1)" }, sourceLocation: sourceLocation)
                 lastAction = nil
+            case "reason":
+                let expected = h.joined(separator: " ")
+                #expect(machine.failureReason?.contains(expected) == true,
+                        "reason '\(machine.failureReason ?? "nil")' lacks '\(expected)'", sourceLocation: sourceLocation)
+            case "user":
+                #expect(machine.authenticatedUser == h.first, "authenticated user", sourceLocation: sourceLocation)
             case "=":
                 guard let p = parameters else { Issue.record("no parameters", sourceLocation: sourceLocation); return }
                 let name = h[0]

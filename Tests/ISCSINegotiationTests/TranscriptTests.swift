@@ -303,6 +303,7 @@ import Testing
     @Test func notUnderstoodIrrelevantReject() {
         Transcript.run("""
         target iqn.2001-04.com.example:storage.disk1
+        policy HeaderDigest=None
         > login CSG=0 NSG=1 T=0
           InitiatorName=iqn.2004-10.com.ubuntu:01:abcdef
           TargetName=iqn.2001-04.com.example:storage.disk1
