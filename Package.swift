@@ -8,6 +8,8 @@ let package = Package(
     products: [
         .executable(name: "iscsi-targetd", targets: ["iscsi-targetd"]),
         .executable(name: "iscsi-targetadm", targets: ["iscsi-targetadm"]),
+        // The pure protocol modules, for the separate Benchmarks/ package (`.package(path: "..")`).
+        .library(name: "ISCSIProtocol", targets: ["ISCSIWire", "ISCSINegotiation", "Checksums"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -47,6 +49,7 @@ let package = Package(
         .testTarget(name: "IETConfigTests", dependencies: ["IETConfig", "Checksums"]),
         .testTarget(name: "LinuxIOTests", dependencies: ["LinuxIO", "CShims"]),
         .testTarget(name: "BlockStoreTests", dependencies: ["BlockStore", "LinuxIO"]),
+        .testTarget(name: "AdminToolTests", dependencies: ["iscsi-targetadm", "ISCSITarget"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "ISCSITarget", "ISCSIWire", "IETConfig", "LinuxIO", "SCSICommands",
             .product(name: "Logging", package: "swift-log"),

@@ -48,6 +48,8 @@ if [ "${SKIP_REALCLIENT:-0}" != 1 ]; then
     if [ "$TARGET" = ours ]; then
         step "CHAP and digest tests (libiscsi)"
         timeout 900 "$ROOT/scripts/auth-digest-tests.sh" "$(ours_binary)"
+        step "IET drop-in tests (ietd.conf, loop device, ACLs, admin tool, reload under load)"
+        timeout 900 "$ROOT/scripts/iet-compat-tests.sh" "$(ours_binary)"
     fi
 fi
 

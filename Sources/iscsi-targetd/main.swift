@@ -51,6 +51,29 @@ struct TargetDaemon: ParsableCommand {
     @Option(name: .long, help: "Event loop threads (default: one per core).")
     var threads: Int?
 
+    @Option(name: .long, help: "Connections in total (default 4096).")
+    var maxConnections: Int = 4096
+
+    @Option(name: .long, help: "Connections still logging in at once (default 256; IET: 32).")
+    var maxLoginConnections: Int = 256
+
+    @Option(name: .long, help: "Seconds a connection may take to log in (default 30).")
+    var loginTimeout: UInt64 = 30
+
+    @Option(name: .long, help: "Commands in flight per session (CmdSN window) when the target sets no QueuedCommands (default 128).")
+    var queueDepth: Int = 128
+
+    @Option(name: .long, help: "MiB of data buffers one connection's commands may hold (default 128; beyond → TASK SET FULL).")
+    var maxBufferMiB: Int = 128
+
+    mutating func validate() throws {
+        guard maxConnections >= 1, maxLoginConnections >= 1, loginTimeout >= 1, (1...4096).contains(queueDepth),
+              (1...4096).contains(maxBufferMiB) else {
+            throw ValidationError("limits must be positive (queue depth 1...4096, buffers 1...4096 MiB)")
+        }
+        if let t = threads, !(1...256).contains(t) { throw ValidationError("--threads must be 1...256") }
+    }
+
     mutating func run() throws {
         let level = logLevel.level
         LoggingSystem.bootstrap { label in
@@ -104,7 +127,13 @@ struct TargetDaemon: ParsableCommand {
                            : [Portal(host: "0.0.0.0", port: 3260), Portal(host: "::", port: 3260)]
         }
         let loopCount = threads ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        let server = try TargetServer(registry: registry, settings: ServerSettings(), loopCount: loopCount, logger: logger)
+        var settings = ServerSettings()
+        settings.maxConnections = maxConnections
+        settings.maxConnectionsInLogin = maxLoginConnections
+        settings.loginTimeoutSeconds = loginTimeout
+        settings.defaultQueuedCommands = queueDepth
+        settings.maxBufferedBytesPerConnection = maxBufferMiB << 20
+        let server = try TargetServer(registry: registry, settings: settings, loopCount: loopCount, logger: logger)
         do {
             _ = try server.listen(on: portals)
         } catch {
@@ -115,7 +144,7 @@ struct TargetDaemon: ParsableCommand {
         let configPath = path
         var control: ControlServer?
         do {
-            control = try ControlServer(path: controlSocket, registry: registry, logger: logger) { force in
+            control = try ControlServer(path: controlSocket, registry: registry, logger: logger, server: server) { force in
                 reload(server: server, path: configPath, force: force, logger: logger)
             }
             control?.start()
@@ -130,7 +159,8 @@ struct TargetDaemon: ParsableCommand {
             if sig == SIGHUP {
                 logger.info("SIGHUP received: reloading the configuration")
                 notifySystemd("RELOADING=1")
-                _ = reload(server: server, path: configPath, force: false, logger: logger)
+                // Serialised with iscsi-targetadm's run-time changes.
+                _ = server.serializedAdministration { reload(server: server, path: configPath, force: false, logger: logger) }
                 notifySystemd("READY=1")
                 return false
             }
