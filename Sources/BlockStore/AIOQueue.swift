@@ -143,6 +143,7 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
                 case .read: cmd = 0
                 case .write: cmd = 1
                 case .flush: cmd = 3
+                case .discard: cmd = 3  // never queued here (IOEngine sends discards to the pool)
                 }
                 // SBC-3 FUA on the direct path: RWF_DSYNC in aio_rw_flags (kernel ≥ 4.13).
                 let flags = (q.request.op == .write && q.request.fua) ? CSHIMS_RW_DSYNC : 0

@@ -161,3 +161,34 @@ public final class BackingDevice: Sendable {
         }
     }
 }
+
+extension BackingDevice {
+    /// SEEK_DATA / SEEK_HOLE `whence` values (Linux ABI; Glibc does not import the names).
+    static let seekData: Int32 = 3
+    static let seekHole: Int32 = 4
+
+    /// Allocation status of the device at byte `offset` (SBC-3 §5.6 GET LBA STATUS): whether the bytes there
+    /// are mapped (hold data) or deallocated (a hole that reads as zeros), and how many bytes from `offset`
+    /// share that status, at most up to ``sizeInBytes``.
+    ///
+    /// Files use `lseek(SEEK_DATA/SEEK_HOLE)`; block devices, null devices and file systems without hole
+    /// reporting answer "mapped up to the end". A metadata lookup, cheap enough for the loop thread.
+    /// - Returns: nil when `offset` is at or past the end of the device.
+    public func allocationExtent(at offset: UInt64) -> (mapped: Bool, length: UInt64)? {
+        guard offset < sizeInBytes, offset <= UInt64(Int64.max) else { return nil }
+        let rest = sizeInBytes - offset
+        guard kind == .file else { return (kind != .null, rest) }
+        let start = Int64(offset)
+        let data = lseek(bufferedFD, off_t(start), Self.seekData)
+        if data < 0 {
+            // ENXIO: no data at or after offset → a hole to the end; anything else: no hole support.
+            return Glibc.errno == ENXIO ? (false, rest) : (true, rest)
+        }
+        if Int64(data) > start {
+            return (false, min(UInt64(Int64(data) - start), rest))
+        }
+        let hole = lseek(bufferedFD, off_t(start), Self.seekHole)
+        guard hole > start else { return (true, rest) }
+        return (true, min(UInt64(Int64(hole) - start), rest))
+    }
+}

@@ -111,14 +111,27 @@ public final class IOEngine: @unchecked Sendable {
             if let error = Self.validate(request, device) { return finishLater(completion, .failure(error)) }
             if request.length == 0 { return finishLater(completion, .success(0)) }
         }
+        // Test-only fault injection (FaultInjection.swift): one relaxed atomic load when off.
+        var completion = completion
+        if FaultInjection.isArmed {
+            guard let next = FaultInjection.intercept(request, on: device, engine: self, completion: completion) else { return }
+            completion = next
+        }
         switch device.kind {
         case .null:
+            if request.op == .discard {
+                return finishLater(completion, .success(request.length))
+            }
             if request.op == .read, let buffer = request.buffer {
                 // Never hand out stale memory: a null LUN reads as zeros.
                 buffer.initializeMemory(as: UInt8.self, repeating: 0, count: request.length)
             }
             finishLater(completion, .success(request.op == .flush ? 0 : request.length))
         case .file, .blockDevice:
+            if request.op == .discard {
+                // fallocate may block on metadata: always a worker.
+                return toPool(request, device, fd: device.bufferedFD, completion)
+            }
             if device.isDirect {
                 submitDirect(request, device, completion)
             } else {
@@ -129,10 +142,18 @@ public final class IOEngine: @unchecked Sendable {
 
     /// Range and argument checks (no unchecked arithmetic on caller-provided numbers).
     static func validate(_ request: IORequest, _ device: BackingDevice) -> SystemError? {
-        let call = request.op == .read ? "submit(read)" : "submit(write)"
+        let call: String
+        switch request.op {
+        case .read: call = "submit(read)"
+        case .discard: call = "submit(discard)"
+        default: call = "submit(write)"
+        }
         guard request.length >= 0 else { return SystemError(errno: EINVAL, call: call) }
-        if request.op == .write && device.readOnly { return SystemError(errno: EROFS, call: call) }
-        guard request.length == 0 || request.buffer != nil else { return SystemError(errno: EINVAL, call: call) }
+        if (request.op == .write || request.op == .discard) && device.readOnly { return SystemError(errno: EROFS, call: call) }
+        // A discard carries no data; every other transfer needs its buffer.
+        guard request.length == 0 || request.op == .discard || request.buffer != nil else {
+            return SystemError(errno: EINVAL, call: call)
+        }
         let (end, overflow) = request.offset.addingReportingOverflow(UInt64(request.length))
         guard !overflow, end <= device.sizeInBytes, end <= UInt64(Int64.max) else {
             return SystemError(errno: EINVAL, call: call)
@@ -157,6 +178,7 @@ public final class IOEngine: @unchecked Sendable {
         case .flush: aioCanDoIt = !device.has(.noAIOFdsync)
         case .write: aioCanDoIt = !request.fua || !device.has(.noAIODsync)
         case .read: aioCanDoIt = true
+        case .discard: aioCanDoIt = false
         }
         if let aio, aioCanDoIt {
             aio.enqueue(request, device, completion)
@@ -185,6 +207,7 @@ public final class IOEngine: @unchecked Sendable {
         case .read: return "io_submit(pread)"
         case .write: return "io_submit(pwrite)"
         case .flush: return "io_submit(fdsync)"
+        case .discard: return "fallocate"
         }
     }
 
@@ -195,7 +218,7 @@ public final class IOEngine: @unchecked Sendable {
         let fd = device.bufferedFD
         let tryInline: Bool
         switch request.op {
-        case .flush: tryInline = false
+        case .flush, .discard: tryInline = false
         case .read: tryInline = !device.has(.noNowaitRead)
         case .write: tryInline = !request.fua && !device.has(.noNowaitWrite)
         }
@@ -257,6 +280,7 @@ public final class IOEngine: @unchecked Sendable {
         case .read: kind = .read
         case .write: kind = .write
         case .flush: kind = .flush
+        case .discard: kind = .discard
         }
         let token = PendingBox(completion)
         pool.enqueue(PoolJob(

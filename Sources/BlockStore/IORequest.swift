@@ -6,6 +6,10 @@ public enum IOOperation: Sendable {
     case write
     /// Make all completed writes stable (SYNCHRONIZE CACHE): `fdatasync`/`IOCB_CMD_FDSYNC`.
     case flush
+    /// Deallocate `length` bytes at `offset` so they read back as zeros (SBC-3 §4.7 UNMAP with LBPRZ = 1):
+    /// `fallocate(PUNCH_HOLE | KEEP_SIZE)`, or zeros written where the file system cannot punch holes.
+    /// No buffer. Always runs on the worker pool (fallocate blocks on metadata).
+    case discard
 }
 
 /// One backing-store request. The buffer must stay valid until the completion runs.
@@ -38,6 +42,11 @@ public struct IORequest {
     /// A write of `length` bytes from `buffer` at `offset`.
     public static func write(offset: UInt64, length: Int, from buffer: UnsafeMutableRawPointer, fua: Bool = false) -> IORequest {
         IORequest(op: .write, offset: offset, length: length, buffer: buffer, fua: fua)
+    }
+
+    /// Deallocation of `length` bytes at `offset` (reads return zeros afterwards).
+    public static func discard(offset: UInt64, length: Int) -> IORequest {
+        IORequest(op: .discard, offset: offset, length: length, buffer: nil)
     }
 
     /// A cache flush.

@@ -7,7 +7,7 @@ import LinuxIO
 /// `@unchecked Sendable`: the buffer pointer is handed to exactly one worker; the submitter does not touch the
 /// buffer until the completion runs on its loop (the ownership rule of ``IOEngine/submit(_:on:completion:)``).
 struct PoolJob: @unchecked Sendable {
-    enum Kind { case read, write, flush }
+    enum Kind { case read, write, flush, discard }
     var kind: Kind
     var fd: Int32
     var buffer: UnsafeMutableRawPointer?
@@ -103,6 +103,8 @@ final class WorkerPool: @unchecked Sendable {
         switch job.kind {
         case .flush:
             return fdatasyncRetrying(job.fd)
+        case .discard:
+            return discard(job)
         case .read, .write:
             guard let buffer = job.buffer else { return .failure(SystemError(errno: EINVAL, call: "pread")) }
             var done = 0
@@ -138,6 +140,47 @@ final class WorkerPool: @unchecked Sendable {
             }
             return .success(done)
         }
+    }
+
+    /// SBC-3 §5.28 UNMAP / §5.41 WRITE SAME with UNMAP on an LBPRZ = 1 device: the range must read back as
+    /// zeros. Punch a hole (files, and block devices since Linux 4.9); where the file system refuses
+    /// (EOPNOTSUPP), write zeros so the LBPRZ promise still holds.
+    static func discard(_ job: PoolJob) -> Result<Int, SystemError> {
+        while true {
+            let rc = cshims_fallocate(job.fd, CSHIMS_FALLOC_PUNCH_HOLE | CSHIMS_FALLOC_KEEP_SIZE, job.offset, Int64(job.length))
+            if rc == 0 { break }
+            let err = Glibc.errno
+            if err == EINTR { continue }
+            guard err == EOPNOTSUPP || err == ENOSYS || err == EINVAL else {
+                return .failure(SystemError(errno: err, call: "fallocate(PUNCH_HOLE)"))
+            }
+            return writeZeros(job)
+        }
+        if job.fua, case .failure(let e) = fdatasyncRetrying(job.fd) { return .failure(e) }
+        return .success(job.length)
+    }
+
+    /// Writes zeros over the job's range in bounded chunks (1 MiB).
+    static func writeZeros(_ job: PoolJob) -> Result<Int, SystemError> {
+        let chunk = min(job.length, 1 << 20)
+        guard chunk > 0 else { return .success(0) }
+        let zeros = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 4096)
+        defer { zeros.deallocate() }
+        zeros.initializeMemory(as: UInt8.self, repeating: 0, count: chunk)
+        var done = 0
+        while done < job.length {
+            let n = min(chunk, job.length - done)
+            var sub = job
+            sub.kind = .write
+            sub.buffer = zeros
+            sub.offset = job.offset + Int64(done)
+            sub.length = n
+            sub.fua = false
+            if case .failure(let e) = perform(sub) { return .failure(e) }
+            done += n
+        }
+        if job.fua, case .failure(let e) = fdatasyncRetrying(job.fd) { return .failure(e) }
+        return .success(job.length)
     }
 
     static func fdatasyncRetrying(_ fd: Int32) -> Result<Int, SystemError> {

@@ -183,3 +183,7 @@ void cshims_set_thread_name(const char *name) {
     buf[sizeof buf - 1] = 0;
     pthread_setname_np(pthread_self(), buf);
 }
+
+int cshims_fallocate(int fd, int mode, int64_t offset, int64_t len) {
+    return fallocate(fd, mode, (off_t)offset, (off_t)len);
+}

@@ -1294,6 +1294,12 @@ final class Connection: EventHandler {
     }
 
     private func unregisterSession() {
+        if sessionKey != nil, let t = target {
+            // I_T nexus loss (SAM-5 §6.3.4; logout too): per-nexus LU state (SPC-2 reservation,
+            // pending unit attentions) goes with it.
+            let me = nexus
+            for u in t.units.values { u.state.nexusLost(me) }
+        }
         if let key = sessionKey {
             ctx.registry.unregister(key, id: sessionID)
             sessionKey = nil
@@ -1309,11 +1315,6 @@ final class Connection: EventHandler {
         if let r = registration { ctx.loop.deregister(r); registration = nil }
         for t in [loginTimer, nopTimer, nopTimeoutTimer].compactMap({ $0 }) { ctx.loop.cancel(t) }
         Socket.close(fd)
-        if sessionKey != nil, let t = target {
-            // I_T nexus loss (SAM-5 §6.3.4): per-nexus LU state goes with it.
-            let me = nexus
-            for u in t.units.values { u.state.nexusLost(me) }
-        }
         unregisterSession()
         for t in tasks.values {
             t.aborted = true

@@ -1,5 +1,6 @@
 import BlockStore
 import Glibc
+import ISCSIWire
 import LinuxIO
 import SCSICommands
 
@@ -75,6 +76,19 @@ final class SCSIExecutor {
             return
         }
         let bs = Int(unit.info.blockSize)
+        let opcode = task.pdu.cdb.first.flatMap(SCSIOpcode.init(rawValue:))
+        // SAM-5 §5.14: a pending unit attention fails the command (and is cleared), except for INQUIRY,
+        // REPORT LUNS and REQUEST SENSE.
+        if let opcode, !opcode.isUnitAttentionExempt, let ua = unit.state.takeUnitAttention(for: context.nexus) {
+            completion(.checkCondition(ua))
+            return
+        }
+        unit.state.preparePersistence(identity: unit.persistenceIdentity)
+        // SPC-4 §5.12.2 / SPC-2 §5.5.1: commands a reservation of another nexus excludes → RESERVATION CONFLICT.
+        if let opcode, unit.state.reservationConflict(context.nexus, access: opcode.reservationAccess) {
+            completion(.status(.reservationConflict))
+            return
+        }
         switch parsed.command {
         case .read(let lba, let blocks, _):
             let bytes = Int(blocks) * bs
@@ -100,10 +114,14 @@ final class SCSIExecutor {
             guard let buffer = task.buffer else { completion(.checkCondition(.internalTargetFailure)); return }
             // SBC-3 §5.x FUA and IOMode=wt: GOOD only once the data is on stable storage.
             let stable = fua || unit.writeThrough
-            engine.submit(IORequest(op: .write, offset: lba * UInt64(bs), length: usable, buffer: buffer.pointer, fua: stable), on: unit.device) { result in
-                switch result {
-                case .success: completion(.good(dataIn: nil, impliedLength: bytes))
-                case .failure(let e): completion(.checkCondition(SCSIExecutor.senseFor(e, write: true)))
+            // SBC-3 §5.3: writes are serialised against COMPARE AND WRITE / ORWRITE of the same blocks.
+            withRangeLock(unit, lba: lba, blocks: UInt64(blocks)) { [engine] unlock in
+                engine.submit(IORequest(op: .write, offset: lba * UInt64(bs), length: usable, buffer: buffer.pointer, fua: stable), on: unit.device) { result in
+                    unlock()
+                    switch result {
+                    case .success: completion(.good(dataIn: nil, impliedLength: bytes))
+                    case .failure(let e): completion(.checkCondition(SCSIExecutor.senseFor(e, write: true)))
+                    }
                 }
             }
         case .verify(let lba, let blocks, let byteCheck):
@@ -138,13 +156,40 @@ final class SCSIExecutor {
             }
         case .emulated(let e):
             completion(emulate(task, e, unit: unit, context: context))
+        case .writeSame(let lba, let blocks, let unmap, let noDataOut):
+            writeSame(task, unit: unit, lba: lba, blocks: blocks, unmap: unmap, noDataOut: noDataOut, completion: completion)
+        case .unmap(let length):
+            unmapCommand(task, unit: unit, parameterListLength: Int(length), completion: completion)
+        case .getLBAStatus(let lba, let allocation):
+            completion(getLBAStatus(unit: unit, lba: lba, allocationLength: allocation))
+        case .compareAndWrite(let lba, let blocks, let fua):
+            compareAndWrite(task, unit: unit, lba: lba, blocks: blocks, fua: fua, completion: completion)
+        case .orWrite(let lba, let blocks, let fua):
+            orWrite(task, unit: unit, lba: lba, blocks: blocks, fua: fua, completion: completion)
+        case .prefetch:
+            // SBC-3 §5.10: PRE-FETCH is a hint; the page cache / device decides. The range was checked.
+            completion(.good(dataIn: nil, impliedLength: 0))
+        case .reserve:
+            completion(reserveLegacy(unit: unit, context: context))
+        case .release:
+            completion(releaseLegacy(unit: unit, context: context))
+        case .persistentReserveIn(let action, let allocation):
+            completion(persistentReserveIn(unit: unit, action: action, allocationLength: allocation))
+        case .persistentReserveOut(let request):
+            completion(persistentReserveOut(task, unit: unit, request: request, context: context))
         }
+    }
+
+    /// Data-in bytes built in memory (emulated commands), cut to `allocation` (SPC-4 §4.2.5.6).
+    func dataIn(_ data: [UInt8], allocation: Int) -> SCSIOutcome {
+        let owned = OwnedBytes(Array(data.prefix(allocation)))
+        return .good(dataIn: DataInPayload(bytes: owned.bytes, owner: owned), impliedLength: owned.count)
     }
 
     private func emulate(_ task: SCSITask, _ e: EmulatedCommand, unit: LogicalUnit?, context: ExecutionContext) -> SCSIOutcome {
         let emulation = EmulationContext(lunList: context.lunList, senseFormat: .fixed, pendingSense: context.pendingSense)
         do {
-            let data = try Emulator.execute(e, unit: unit?.info, context: emulation)
+            let data = try Emulator.execute(e, unit: unit?.scsiInfo, context: emulation)
             let allocation = Int(task.parsed?.transferLength ?? UInt32(data.count))
             let owned = OwnedBytes(Array(data.prefix(allocation)))
             // SPC-4 §4.2.5.6: the device returns min(allocation length, available) bytes; residuals are

@@ -27,7 +27,7 @@ public enum CommandParser {
         case .readCapacity10:
             return try parseReadCapacity10(c)
         case .serviceActionIn16:
-            return try parseServiceActionIn16(c)
+            return try parseServiceActionIn16(c, unit: unit)
         case .read6, .read10, .read12, .read16,
              .write6, .write10, .write12, .write16,
              .writeAndVerify10, .writeAndVerify12, .writeAndVerify16:
@@ -36,6 +36,28 @@ public enum CommandParser {
             return try parseVerify(c, opcode: opcode, unit: unit)
         case .synchronizeCache10, .synchronizeCache16:
             return try parseSynchronizeCache(c, opcode: opcode, unit: unit)
+        case .writeSame10, .writeSame16:
+            return try parseWriteSame(c, opcode: opcode, unit: unit)
+        case .unmap:
+            return try parseUnmap(c, unit: unit)
+        case .compareAndWrite:
+            return try parseCompareAndWrite(c, unit: unit)
+        case .orWrite16:
+            return try parseOrWrite(c, unit: unit)
+        case .prefetch10, .prefetch16:
+            return try parsePrefetch(c, opcode: opcode, unit: unit)
+        case .readDefectData10, .readDefectData12:
+            return try parseReadDefectData(c, twelveByte: opcode == .readDefectData12)
+        case .preventAllowMediumRemoval:
+            return try parsePreventAllow(c)
+        case .maintenanceIn:
+            return try parseMaintenanceIn(c)
+        case .reserve6, .release6, .reserve10, .release10:
+            return try parseReserveRelease(c, opcode: opcode)
+        case .persistentReserveIn:
+            return try parsePersistentReserveIn(c)
+        case .persistentReserveOut:
+            return try parsePersistentReserveOut(c)
         }
     }
 
@@ -150,7 +172,9 @@ public enum CommandParser {
         return ParsedCommand(command: .emulated(.readCapacity10), direction: .fromTarget, transferLength: 8)
     }
 
-    static func parseServiceActionIn16(_ c: CDB) throws(SenseReason) -> ParsedCommand {
+    static func parseServiceActionIn16(_ c: CDB, unit: LogicalUnitInfo) throws(SenseReason) -> ParsedCommand {
+        // SBC-3 §5.6: GET LBA STATUS.
+        if c[1] & 0x1F == SCSIOpcode.getLBAStatusServiceAction { return try parseGetLBAStatus(c, unit: unit) }
         // SPC-4 §4.2.5.2: an unsupported service action → INVALID FIELD IN CDB.
         guard c[1] & 0x1F == SCSIOpcode.readCapacity16ServiceAction else { throw .invalidFieldInCDB }
         // SBC-3 §5.16: same PMI/LBA rule as READ CAPACITY(10).

@@ -51,6 +51,15 @@ public enum Emulator {
         case .modeSense(let request):
             guard let unit else { throw .logicalUnitNotSupported }
             return modeSense(request, unit: unit, senseFormat: context.senseFormat)
+        case .reportSupportedOpcodes(let request):
+            guard unit != nil else { throw .logicalUnitNotSupported }
+            return try reportSupportedOpcodes(request)
+        case .readDefectData(let twelveByte, let primary, let grown, let format, _):
+            guard unit != nil else { throw .logicalUnitNotSupported }
+            return readDefectData(twelveByte: twelveByte, primary: primary, grown: grown, format: format)
+        case .preventAllowMediumRemoval:
+            guard unit != nil else { throw .logicalUnitNotSupported }
+            return []
         }
     }
 }

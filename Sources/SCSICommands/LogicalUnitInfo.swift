@@ -31,6 +31,34 @@ public struct LogicalUnitInfo: Sendable, Hashable {
     /// Standard INQUIRY PRODUCT REVISION LEVEL (4 bytes on the wire).
     public var revision: String = "0"
 
+    /// SBC-3 §4.7 logical block provisioning: LBPME = 1 (UNMAP, WRITE SAME with UNMAP, GET LBA STATUS).
+    public var thinProvisioning: Bool = false
+    /// LBPRZ: a deallocated block reads as zeros (true for hole-punched files).
+    public var readsZerosAfterUnmap: Bool = false
+    /// Block Limits VPD MAXIMUM UNMAP LBA COUNT (per UNMAP command and per WRITE SAME with UNMAP).
+    public var maximumUnmapBlocks: UInt32 = LogicalUnitInfo.defaultMaximumUnmapBlocks
+    /// Block Limits VPD MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT.
+    public var maximumUnmapDescriptors: UInt32 = LogicalUnitInfo.defaultMaximumUnmapDescriptors
+    /// Block Limits VPD MAXIMUM WRITE SAME LENGTH in blocks (WRITE SAME without UNMAP writes every block).
+    public var maximumWriteSameBlocks: UInt64 = LogicalUnitInfo.defaultMaximumWriteSameBlocks
+    /// Block Limits VPD MAXIMUM COMPARE AND WRITE LENGTH in blocks (0 = COMPARE AND WRITE unsupported).
+    public var maximumCompareAndWriteBlocks: UInt8 = LogicalUnitInfo.defaultMaximumCompareAndWriteBlocks
+
+    /// MAXIMUM WRITE SAME LENGTH as reported and enforced: never above MAXIMUM TRANSFER LENGTH, so an
+    /// initiator can pre-fill or read back any range it may WRITE SAME (libiscsi WriteSame16.Unmap does).
+    public var effectiveMaximumWriteSameBlocks: UInt64 {
+        maximumTransferBlocks == 0 ? maximumWriteSameBlocks : min(maximumWriteSameBlocks, UInt64(maximumTransferBlocks))
+    }
+
+    /// Default MAXIMUM UNMAP LBA COUNT: 1 Mi blocks per command (libiscsi Inquiry.BlockLimits caps it there).
+    public static let defaultMaximumUnmapBlocks: UInt32 = 1 << 20
+    /// Default MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT.
+    public static let defaultMaximumUnmapDescriptors: UInt32 = 256
+    /// Default MAXIMUM WRITE SAME LENGTH: 256 Ki blocks.
+    public static let defaultMaximumWriteSameBlocks: UInt64 = 1 << 18
+    /// Default MAXIMUM COMPARE AND WRITE LENGTH.
+    public static let defaultMaximumCompareAndWriteBlocks: UInt8 = 255
+
     /// Default MAXIMUM TRANSFER LENGTH in blocks (LIO's default `max_sectors`).
     public static let defaultMaximumTransferBlocks: UInt32 = 8192
 

@@ -21,7 +21,13 @@ extension Emulator {
         data.append(0x00)  // P_TYPE = 0, PROT_EN = 0: no protection information
         // P_I_EXPONENT = 0; LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT in bits 3–0.
         data.append(unit.physicalBlockExponent & 0x0F)
-        data.appendZeros(2)  // LBPME = 0, LBPRZ = 0, LOWEST ALIGNED LBA = 0
+        // SBC-3 §5.16.2: LBPME (byte 14 bit 7) and LBPRZ (bit 6) match the Logical Block Provisioning VPD
+        // page; LOWEST ALIGNED LOGICAL BLOCK ADDRESS 0.
+        var lbp: UInt8 = 0
+        if unit.thinProvisioning { lbp |= 0x80 }
+        if unit.thinProvisioning && unit.readsZerosAfterUnmap { lbp |= 0x40 }
+        data.append(lbp)
+        data.append(0x00)
         data.appendZeros(32 - data.count)
         return data
     }

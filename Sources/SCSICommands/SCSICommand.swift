@@ -25,6 +25,31 @@ public enum SCSICommand: Sendable, Hashable {
     case verify(lba: UInt64, blocks: UInt32, byteCheck: Bool)
     /// SYNCHRONIZE CACHE for the range; `blocks == 0` means "from `lba` to the end".
     case synchronizeCache(lba: UInt64, blocks: UInt32)
+    /// WRITE SAME(10/16) (SBC-3 §5.41/§5.42): one block of data (none with NDOB = zeros) written to every
+    /// block of the range; with `unmap` the range may be deallocated instead when the block is all zeros.
+    /// `blocks` is already resolved (0 in the CDB = to the last LBA) and is never 0 here.
+    case writeSame(lba: UInt64, blocks: UInt64, unmap: Bool, noDataOut: Bool)
+    /// UNMAP (SBC-3 §5.28): the parameter list (`parameterListLength` bytes of data-out) is parsed with
+    /// `UnmapParameterList.parse` once it has arrived. 0 → GOOD, nothing to do.
+    case unmap(parameterListLength: UInt16)
+    /// GET LBA STATUS (SBC-3 §5.6) from `lba`; the runtime asks the backing store and formats the reply
+    /// with `Emulator.lbaStatus`.
+    case getLBAStatus(lba: UInt64, allocationLength: UInt32)
+    /// COMPARE AND WRITE (SBC-3 §5.3): data-out is `blocks` blocks of verify data, then `blocks` blocks of
+    /// write data; atomic against other writers of the range.
+    case compareAndWrite(lba: UInt64, blocks: UInt32, fua: Bool)
+    /// ORWRITE(16) (SBC-3 §5.9, ORPROTECT 0): medium = medium OR data-out, atomically per range.
+    case orWrite(lba: UInt64, blocks: UInt32, fua: Bool)
+    /// PRE-FETCH(10/16) (SBC-3 §5.10/§5.11): a cache hint; answered CONDITION MET.
+    case prefetch(lba: UInt64, blocks: UInt32)
+    /// SPC-2 RESERVE(6)/(10) of the whole logical unit (third-party and extents are rejected).
+    case reserve
+    /// SPC-2 RELEASE(6)/(10).
+    case release
+    /// PERSISTENT RESERVE IN (SPC-4 §6.13).
+    case persistentReserveIn(serviceAction: PRInServiceAction, allocationLength: UInt16)
+    /// PERSISTENT RESERVE OUT (SPC-4 §6.14): the 24-byte parameter list arrives as data-out.
+    case persistentReserveOut(PROutRequest)
     /// Answered by `Emulator.execute`.
     case emulated(EmulatedCommand)
 }
@@ -47,6 +72,97 @@ public enum EmulatedCommand: Sendable, Hashable {
     case readCapacity16(allocationLength: UInt32)
     /// MODE SENSE(6) or MODE SENSE(10).
     case modeSense(ModeSenseRequest)
+    /// REPORT SUPPORTED OPERATION CODES (SPC-4 §6.35).
+    case reportSupportedOpcodes(ReportOpcodesRequest)
+    /// READ DEFECT DATA(10)/(12) (SBC-3 §5.12/§5.13): an empty list in the requested format.
+    case readDefectData(twelveByte: Bool, primary: Bool, grown: Bool, format: UInt8, allocationLength: UInt32)
+    /// PREVENT ALLOW MEDIUM REMOVAL (SBC-3 §5.11) on a fixed disk: accepted, no effect.
+    case preventAllowMediumRemoval
+}
+
+/// REPORT SUPPORTED OPERATION CODES fields (SPC-4 §6.35.1).
+public struct ReportOpcodesRequest: Sendable, Hashable {
+    /// SPC-4 Table 273 REPORTING OPTIONS.
+    public enum Options: UInt8, Sendable, Hashable {
+        /// 000b: every supported command (service actions listed individually).
+        case all = 0
+        /// 001b: one opcode that has no service actions.
+        case opcode = 1
+        /// 010b: one opcode + service action.
+        case opcodeAndServiceAction = 2
+        /// 011b (SPC-4 r37): one opcode, with or without service action.
+        case opcodeEitherWay = 3
+    }
+    /// RCTD: return command timeouts descriptors.
+    public var includeTimeouts: Bool
+    public var options: Options
+    public var requestedOpcode: UInt8
+    public var requestedServiceAction: UInt16
+    public var allocationLength: UInt32
+
+    public init(includeTimeouts: Bool, options: Options, requestedOpcode: UInt8, requestedServiceAction: UInt16,
+                allocationLength: UInt32) {
+        self.includeTimeouts = includeTimeouts
+        self.options = options
+        self.requestedOpcode = requestedOpcode
+        self.requestedServiceAction = requestedServiceAction
+        self.allocationLength = allocationLength
+    }
+}
+
+/// PERSISTENT RESERVE IN service actions (SPC-4 §6.13.1 Table 164).
+public enum PRInServiceAction: UInt8, Sendable, Hashable {
+    case readKeys = 0
+    case readReservation = 1
+    case reportCapabilities = 2
+    case readFullStatus = 3
+}
+
+/// PERSISTENT RESERVE OUT service actions (SPC-4 §6.14.2 Table 174); REGISTER AND MOVE is not supported.
+public enum PROutServiceAction: UInt8, Sendable, Hashable {
+    case register = 0
+    case reserve = 1
+    case release = 2
+    case clear = 3
+    case preempt = 4
+    case preemptAndAbort = 5
+    case registerAndIgnoreExistingKey = 6
+}
+
+/// Persistent reservation types (SPC-4 §6.14.3 Table 175).
+public enum PRType: UInt8, Sendable, Hashable, CaseIterable {
+    case writeExclusive = 1
+    case exclusiveAccess = 3
+    case writeExclusiveRegistrantsOnly = 5
+    case exclusiveAccessRegistrantsOnly = 6
+    case writeExclusiveAllRegistrants = 7
+    case exclusiveAccessAllRegistrants = 8
+
+    /// "All registrants" types: every registered I_T nexus is a reservation holder (SPC-4 §5.12.10).
+    public var isAllRegistrants: Bool { self == .writeExclusiveAllRegistrants || self == .exclusiveAccessAllRegistrants }
+    /// Registrants-only and all-registrants types: registered I_T nexuses get the holder's access.
+    public var registrantsHaveAccess: Bool { rawValue >= 5 }
+    /// Exclusive Access family: non-holders may not even read.
+    public var excludesReads: Bool {
+        self == .exclusiveAccess || self == .exclusiveAccessRegistrantsOnly || self == .exclusiveAccessAllRegistrants
+    }
+}
+
+/// A validated PERSISTENT RESERVE OUT CDB (the parameter list is parsed when it arrives).
+public struct PROutRequest: Sendable, Hashable {
+    public var serviceAction: PROutServiceAction
+    /// SCOPE (bits 7–4 of byte 2): only LU_SCOPE (0) is supported.
+    public var scope: UInt8
+    /// TYPE (bits 3–0 of byte 2); validated only for the service actions that use it.
+    public var type: UInt8
+    public var parameterListLength: UInt32
+
+    public init(serviceAction: PROutServiceAction, scope: UInt8, type: UInt8, parameterListLength: UInt32) {
+        self.serviceAction = serviceAction
+        self.scope = scope
+        self.type = type
+        self.parameterListLength = parameterListLength
+    }
 }
 
 /// Validated MODE SENSE(6)/(10) fields (SPC-4 §6.11, §6.12).

@@ -54,7 +54,7 @@ extension Emulator {
         case 0x83: payload = deviceIdentification(unit)
         case 0xB0: payload = blockLimits(unit)
         case 0xB1: payload = blockDeviceCharacteristics(unit)
-        case 0xB2: payload = logicalBlockProvisioning()
+        case 0xB2: payload = logicalBlockProvisioning(unit)
         default: throw .invalidFieldInCDB
         }
         var data: [UInt8] = [peripheralDisk, page]
@@ -91,16 +91,26 @@ extension Emulator {
         return data
     }
 
-    /// SBC-3 §6.5.3 Block Limits, PAGE LENGTH 3Ch (the SBC-3 size libiscsi requires). No
-    /// UNMAP, WRITE SAME or COMPARE AND WRITE, so those limits are 0.
+    /// SBC-3 §6.5.3 Block Limits, PAGE LENGTH 3Ch (the SBC-3 size libiscsi requires).
     static func blockLimits(_ unit: LogicalUnitInfo) -> [UInt8] {
-        var data: [UInt8] = [0x00, 0x00]  // WSNZ = 0, MAXIMUM COMPARE AND WRITE LENGTH = 0
+        // WSNZ = 0 (WRITE SAME with 0 blocks = to the end); MAXIMUM COMPARE AND WRITE LENGTH.
+        var data: [UInt8] = [0x00, unit.maximumCompareAndWriteBlocks]
         // OPTIMAL TRANSFER LENGTH GRANULARITY: one physical block.
         let exponent = unit.physicalBlockExponent & 0x0F
         data.appendBE16(UInt16(1) << UInt16(exponent))
         data.appendBE32(unit.maximumTransferBlocks)  // MAXIMUM TRANSFER LENGTH (0 = none)
         data.appendBE32(unit.optimalTransferBlocks)  // OPTIMAL TRANSFER LENGTH
-        data.appendZeros(0x3C - data.count)          // prefetch, unmap, write same: 0
+        data.appendBE32(0)                           // MAXIMUM PREFETCH LENGTH: not reported
+        if unit.thinProvisioning {
+            data.appendBE32(unit.maximumUnmapBlocks)        // MAXIMUM UNMAP LBA COUNT
+            data.appendBE32(unit.maximumUnmapDescriptors)   // MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT
+            data.appendBE32(UInt32(1) << UInt32(exponent))  // OPTIMAL UNMAP GRANULARITY: a physical block
+            data.appendBE32(0x8000_0000)                    // UGAVALID = 1, UNMAP GRANULARITY ALIGNMENT 0
+        } else {
+            data.appendZeros(16)
+        }
+        data.appendBE64(unit.effectiveMaximumWriteSameBlocks)  // MAXIMUM WRITE SAME LENGTH
+        data.appendZeros(0x3C - data.count)           // atomic write limits: none
         return data
     }
 
@@ -112,9 +122,13 @@ extension Emulator {
         return data
     }
 
-    /// SBC-3 §6.5.4 Logical Block Provisioning, PAGE LENGTH 4: fully provisioned, no UNMAP
-    /// (LBPU = 0), no WRITE SAME unmap, LBPRZ = 0.
-    static func logicalBlockProvisioning() -> [UInt8] {
-        [0x00, 0x00, 0x00, 0x00]
+    /// SBC-3 §6.5.4 Logical Block Provisioning, PAGE LENGTH 4. Thin units: LBPU (UNMAP), LBPWS (WRITE
+    /// SAME(16) with UNMAP), LBPWS10, LBPRZ as the unit says, PROVISIONING TYPE 010b (thin); fully
+    /// provisioned units report nothing.
+    static func logicalBlockProvisioning(_ unit: LogicalUnitInfo) -> [UInt8] {
+        guard unit.thinProvisioning else { return [0x00, 0x00, 0x00, 0x00] }
+        // THRESHOLD EXPONENT 0; byte 1: LBPU 80h, LBPWS 40h, LBPWS10 20h, LBPRZ 04h, ANC_SUP 0, DP 0.
+        let flags: UInt8 = 0x80 | 0x40 | 0x20 | (unit.readsZerosAfterUnmap ? 0x04 : 0x00)
+        return [0x00, flags, 0x02, 0x00]
     }
 }

@@ -34,6 +34,11 @@ public enum SenseData {
             bytes[7] = UInt8(fixedLength - 8)  // ADDITIONAL SENSE LENGTH
             bytes[12] = detail.asc
             bytes[13] = detail.ascq
+            if let sks = detail.senseKeySpecific, sks.count == 3 {
+                bytes[15] = sks[0]
+                bytes[16] = sks[1]
+                bytes[17] = sks[2]
+            }
             return bytes
         case .descriptor:
             var bytes: [UInt8] = [0x72, detail.key.rawValue, detail.asc, detail.ascq, 0, 0, 0, 0]
@@ -42,6 +47,12 @@ public enum SenseData {
                 // VALID = 1, 8-byte INFORMATION.
                 bytes.append(contentsOf: [0x00, 0x0A, 0x80, 0x00])
                 bytes.appendBE64(UInt64(information))
+            }
+            if let sks = detail.senseKeySpecific, sks.count == 3 {
+                // SPC-4 §4.5.2.4: sense key specific descriptor, type 02h, ADDITIONAL LENGTH 06h.
+                bytes.append(contentsOf: [0x02, 0x06, 0x00, 0x00])
+                bytes.append(contentsOf: sks)
+                bytes.append(0x00)
             }
             bytes[7] = UInt8(bytes.count - 8)  // ADDITIONAL SENSE LENGTH
             return bytes

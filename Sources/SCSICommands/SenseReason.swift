@@ -27,6 +27,9 @@ public enum SenseReason: Error, Hashable, Sendable {
     case invalidCommandOperationCode
     /// ILLEGAL REQUEST 24/00 INVALID FIELD IN CDB.
     case invalidFieldInCDB
+    /// ILLEGAL REQUEST 24/00 INVALID FIELD IN CDB with a sense-key specific FIELD POINTER (SPC-4 §4.5.2.4.2)
+    /// naming the offending CDB byte (and bit, when `bit` is 0…7).
+    case invalidFieldInCDBAt(byte: UInt16, bit: UInt8?)
     /// ILLEGAL REQUEST 26/00 INVALID FIELD IN PARAMETER LIST.
     case invalidFieldInParameterList
     /// ILLEGAL REQUEST 1A/00 PARAMETER LIST LENGTH ERROR.
@@ -68,6 +71,18 @@ public enum SenseReason: Error, Hashable, Sendable {
     case inquiryDataHasChanged
     /// UNIT ATTENTION 3F/0E REPORTED LUNS DATA HAS CHANGED.
     case reportedLUNsDataChanged
+    /// UNIT ATTENTION 2A/03 RESERVATIONS PREEMPTED (SPC-4 §5.12.11: CLEAR, PREEMPT of the reservation).
+    case reservationsPreempted
+    /// UNIT ATTENTION 2A/04 RESERVATIONS RELEASED (SPC-4 §5.12.11.2.2: release of a registrants-only or
+    /// all-registrants reservation).
+    case reservationsReleased
+    /// UNIT ATTENTION 2A/05 REGISTRATIONS PREEMPTED (SPC-4 §5.12.11.4: PREEMPT removed this registration).
+    case registrationsPreempted
+    /// ILLEGAL REQUEST 26/04 INVALID RELEASE OF PERSISTENT RESERVATION (SPC-4 §5.12.11.2.2: RELEASE with a
+    /// type or scope that differs from the reservation's).
+    case invalidReleaseOfPersistentReservation
+    /// ILLEGAL REQUEST 55/04 INSUFFICIENT REGISTRATION RESOURCES (SPC-4 §5.12.7).
+    case insufficientRegistrationResources
     /// ABORTED COMMAND 4E/00 OVERLAPPED COMMANDS ATTEMPTED (e.g. a reused task tag).
     case overlappedCommandsAttempted
     /// ABORTED COMMAND, DATA PHASE ERROR (4B/00): the iSCSI data transfer for the command was
@@ -82,6 +97,9 @@ public enum SenseReason: Error, Hashable, Sendable {
         /// INFORMATION field value; when non-nil the fixed-format VALID bit is set and the
         /// descriptor format carries an Information descriptor (SPC-4 §4.5.2.2 / §4.5.3).
         public var information: UInt32?
+        /// Sense-key specific field pointer (SPC-4 §4.5.2.4.2): 3 bytes with SKSV = 1, C/D, BPV, BIT POINTER,
+        /// FIELD POINTER; nil when not reported.
+        public var senseKeySpecific: [UInt8]?
     }
 
     /// The single (key, ASC, ASCQ) table (SPC-4 Annex D codes).
@@ -90,6 +108,11 @@ public enum SenseReason: Error, Hashable, Sendable {
         case .noSense: return Detail(key: .noSense, asc: 0x00, ascq: 0x00)
         case .invalidCommandOperationCode: return Detail(key: .illegalRequest, asc: 0x20, ascq: 0x00)
         case .invalidFieldInCDB: return Detail(key: .illegalRequest, asc: 0x24, ascq: 0x00)
+        case .invalidFieldInCDBAt(let byte, let bit):
+            // SKSV (80h) | C/D = 1 (40h: the CDB) | BPV (08h) + BIT POINTER when a bit is named.
+            let flags: UInt8 = 0xC0 | (bit.map { 0x08 | ($0 & 0x07) } ?? 0)
+            return Detail(key: .illegalRequest, asc: 0x24, ascq: 0x00, information: nil,
+                          senseKeySpecific: [flags, UInt8(truncatingIfNeeded: byte >> 8), UInt8(truncatingIfNeeded: byte)])
         case .invalidFieldInParameterList: return Detail(key: .illegalRequest, asc: 0x26, ascq: 0x00)
         case .parameterListLengthError: return Detail(key: .illegalRequest, asc: 0x1A, ascq: 0x00)
         case .logicalBlockAddressOutOfRange: return Detail(key: .illegalRequest, asc: 0x21, ascq: 0x00)
@@ -112,6 +135,12 @@ public enum SenseReason: Error, Hashable, Sendable {
         case .commandsClearedByAnotherInitiator: return Detail(key: .unitAttention, asc: 0x2F, ascq: 0x00)
         case .inquiryDataHasChanged: return Detail(key: .unitAttention, asc: 0x3F, ascq: 0x03)
         case .reportedLUNsDataChanged: return Detail(key: .unitAttention, asc: 0x3F, ascq: 0x0E)
+        case .reservationsPreempted: return Detail(key: .unitAttention, asc: 0x2A, ascq: 0x03)
+        case .reservationsReleased: return Detail(key: .unitAttention, asc: 0x2A, ascq: 0x04)
+        case .registrationsPreempted: return Detail(key: .unitAttention, asc: 0x2A, ascq: 0x05)
+        case .invalidReleaseOfPersistentReservation:
+            return Detail(key: .illegalRequest, asc: 0x26, ascq: 0x04)
+        case .insufficientRegistrationResources: return Detail(key: .illegalRequest, asc: 0x55, ascq: 0x04)
         case .overlappedCommandsAttempted: return Detail(key: .abortedCommand, asc: 0x4E, ascq: 0x00)
         case .dataPhaseError: return Detail(key: .abortedCommand, asc: 0x4B, ascq: 0x00)
         }

@@ -105,6 +105,8 @@ struct TargetDaemon: ParsableCommand {
         let (access, aclDiagnostics) = AccessControl.load(directory: directory)
         for d in aclDiagnostics { FileHandleStderr.write("\(d)\n") }
 
+        // SPC-4 §5.14.x APTPL: persistent reservation state lives beside the configuration file.
+        if !demo { LogicalUnitState.persistenceDirectory = directory }
         ignoreSIGPIPE()
         let targets: [Target]
         do {

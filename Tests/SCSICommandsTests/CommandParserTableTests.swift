@@ -123,7 +123,7 @@ let cdbTable: [CDBCase] = [
             expected: .success(.emulated(.readCapacity16(allocationLength: 0), .fromTarget, 0))),
     CDBCase(name: "READ CAPACITY16 PMI=0 LBA≠0", cdb: "9E 10 00 00 00 00 00 00 00 01 00 00 00 20 00 00",
             expected: .failure(.invalidFieldInCDB)),
-    CDBCase(name: "SERVICE ACTION IN unknown SA", cdb: "9E 12 00 00 00 00 00 00 00 00 00 00 00 20 00 00",
+    CDBCase(name: "SERVICE ACTION IN unknown SA", cdb: "9E 13 00 00 00 00 00 00 00 00 00 00 00 20 00 00",
             expected: .failure(.invalidFieldInCDB)),
 
     // MODE SENSE
@@ -153,8 +153,8 @@ let cdbTable: [CDBCase] = [
 
     // Unsupported opcodes
     CDBCase(name: "MODE SELECT6", cdb: "15 10 00 00 18 00", expected: .failure(.invalidCommandOperationCode)),
-    CDBCase(name: "UNMAP", cdb: "42 00 00 00 00 00 00 00 18 00", expected: .failure(.invalidCommandOperationCode)),
-    CDBCase(name: "REPORT SUPPORTED OPCODES", cdb: "A3 0C 01 28 00 00 FF FF FF FF 00 00",
+    CDBCase(name: "MODE SELECT10", cdb: "55 10 00 00 00 00 00 00 18 00", expected: .failure(.invalidCommandOperationCode)),
+    CDBCase(name: "WRITE ATOMIC16", cdb: "9C 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00",
             expected: .failure(.invalidCommandOperationCode)),
     CDBCase(name: "vendor opcode", cdb: "C0 00 00 00 00 00", expected: .failure(.invalidCommandOperationCode)),
     CDBCase(name: "empty CDB", cdb: "", expected: .failure(.invalidFieldInCDB)),

@@ -89,10 +89,12 @@ func vpdDeviceIdentificationPadding() throws {
     #expect(Array(data[16...]) == Array(0..<16))
 }
 
-@Test("VPD B0h Block Limits: page length 3Ch, limits from the unit, no UNMAP")
+@Test("VPD B0h Block Limits: page length 3Ch, limits from the unit, no UNMAP on a fully provisioned unit")
 func vpdBlockLimits() throws {
     let data = try emulate("12 01 B0 00 40 00")
-    #expect(data == hex("00 B0 00 3C 00 00 00 01 00 00 01 00 00 00 00 40") + Array(repeating: 0, count: 48))
+    // MAXIMUM COMPARE AND WRITE LENGTH FFh; MAXIMUM WRITE SAME LENGTH capped at MAXIMUM TRANSFER LENGTH (256).
+    #expect(data == hex("00 B0 00 3C 00 FF 00 01 00 00 01 00 00 00 00 40") + Array(repeating: 0, count: 20)
+        + hex("00 00 00 00 00 00 01 00") + Array(repeating: 0, count: 20))
     var unit = disk
     unit.physicalBlockExponent = 3
     #expect(try emulate("12 01 B0 00 40 00", unit: unit)[6...7] == [0x00, 0x08])

@@ -9,6 +9,9 @@ func truncatedCDBs(_ opcode: SCSIOpcode) {
     if opcode == .serviceActionIn16 { full[1] = 0x10 }
     if opcode == .reportLUNs { full[9] = 0x10 }
     if opcode == .modeSense6 || opcode == .modeSense10 { full[2] = 0x3F }
+    if opcode == .writeSame10 || opcode == .writeSame16 { full[opcode == .writeSame10 ? 8 : 13] = 1 }
+    if opcode == .persistentReserveOut { full[8] = 24 }
+    if opcode == .maintenanceIn { full[1] = 0x0C }
     #expect((try? CommandParser.parse(full, unit: disk)) != nil, "full-length \(opcode) should parse")
     for length in 1..<opcode.cdbLength {
         #expect(parseResult(Array(full.prefix(length))) == .failure(.invalidFieldInCDB), "\(opcode) length \(length)")
@@ -78,8 +81,15 @@ func randomCDBs() throws {
                     #expect(lba < unit.blockCount && unit.blockCount - lba >= UInt64(blocks))
                 }
                 if case .write = parsed.command { #expect(!unit.readOnly) }
-            case .synchronizeCache(let lba, _):
+            case .synchronizeCache(let lba, _), .prefetch(let lba, _), .getLBAStatus(let lba, _):
                 #expect(lba <= unit.blockCount)
+            case .writeSame(let lba, let blocks, _, _):
+                #expect(blocks > 0 && lba < unit.blockCount && unit.blockCount - lba >= blocks && !unit.readOnly)
+            case .compareAndWrite(let lba, let blocks, _), .orWrite(let lba, let blocks, _):
+                if blocks > 0 { #expect(lba < unit.blockCount && unit.blockCount - lba >= UInt64(blocks)) }
+                #expect(!unit.readOnly)
+            case .unmap, .reserve, .release, .persistentReserveIn, .persistentReserveOut:
+                break
             }
         } catch {
             _ = SenseData.build(error, format: .descriptor)

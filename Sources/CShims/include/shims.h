@@ -83,6 +83,11 @@ ssize_t cshims_pread2(int fd, void *buf, size_t len, int64_t offset, int flags);
 ssize_t cshims_pwrite2(int fd, const void *buf, size_t len, int64_t offset, int flags);
 #define CSHIMS_RW_NOWAIT 1
 #define CSHIMS_RW_DSYNC 2
+/// fallocate(2) (a GNU extension Glibc does not import); returns 0 or -1/errno. mode: CSHIMS_FALLOC_* bits.
+int cshims_fallocate(int fd, int mode, int64_t offset, int64_t len);
+#define CSHIMS_FALLOC_KEEP_SIZE 0x01
+#define CSHIMS_FALLOC_PUNCH_HOLE 0x02
+#define CSHIMS_FALLOC_ZERO_RANGE 0x10
 
 // MARK: - libaio (io_* return -errno, never -1/errno)
 
