@@ -5,7 +5,8 @@
 #   3. swift test (unit + integration tests; Swift Testing / XCTest summary printed),
 #   4. scripts/realclient-tests.sh against our daemon (libiscsi tools, iscsi-test-cu, QEMU).
 # Each step is bounded by a timeout; the first failing step is named and the script exits non-zero.
-#   SKIP_SWIFT_TEST=1   skip step 3      SKIP_REALCLIENT=1  skip step 4
+#   SKIP_SWIFT_TEST=1   skip step 3      SKIP_REALCLIENT=1  skip step 4 (and 5-7)
+#   SKIP_GUEST=1        skip the QEMU guest (open-iscsi) scenarios
 #   TARGET=tgtd         run step 4 against Debian's tgtd instead (harness check; skips 2-3)
 #   BENCH_SMOKE=1       afterwards run a short benchmark smoke (scripts/bench.sh SMOKE=1)
 set -euo pipefail
@@ -50,6 +51,10 @@ if [ "${SKIP_REALCLIENT:-0}" != 1 ]; then
         timeout 900 "$ROOT/scripts/auth-digest-tests.sh" "$(ours_binary)"
         step "IET drop-in tests (ietd.conf, loop device, ACLs, admin tool, reload under load)"
         timeout 900 "$ROOT/scripts/iet-compat-tests.sh" "$(ours_binary)"
+        if [ "${SKIP_GUEST:-0}" != 1 ]; then
+            step "open-iscsi in a QEMU guest (kernel initiator)"
+            timeout 900 "$ROOT/scripts/guest/run.sh" "$(ours_binary)"
+        fi
     fi
 fi
 
