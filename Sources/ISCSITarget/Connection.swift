@@ -883,7 +883,8 @@ final class Connection: EventHandler {
         }
         task.executing = true
         ioInFlight += 1
-        let context = ExecutionContext(nexus: nexus, lunList: target?.lunList ?? [], pendingSense: pendingSenseForRequestSense)
+        let context = ExecutionContext(nexus: nexus, lunList: target?.lunList ?? [], pendingSense: pendingSenseForRequestSense,
+                                       units: target?.units ?? [:])
         if case .emulated(.requestSense) = parsed.command { pendingSenseForRequestSense = nil }
         ctx.executor.execute(task, parsed: parsed, context: context) { [weak self] outcome in
             guard let self else { return }
@@ -1299,6 +1300,7 @@ final class Connection: EventHandler {
             // pending unit attentions) goes with it.
             let me = nexus
             for u in t.units.values { u.state.nexusLost(me) }
+            SCSIExecutor.forgetCopyResults(nexus: me)
         }
         if let key = sessionKey {
             ctx.registry.unregister(key, id: sessionID)

@@ -51,6 +51,8 @@ struct ExecutionContext {
     var lunList: [UInt16]
     /// Sense to report for REQUEST SENSE (and then clear).
     var pendingSense: SenseReason?
+    /// The target's logical units by LUN: the copy targets EXTENDED COPY can reach besides the addressed unit.
+    var units: [UInt16: LogicalUnit] = [:]
 }
 
 /// The SCSI target core for one event loop: executes parsed commands against logical units
@@ -177,6 +179,10 @@ final class SCSIExecutor {
             completion(persistentReserveIn(unit: unit, action: action, allocationLength: allocation))
         case .persistentReserveOut(let request):
             completion(persistentReserveOut(task, unit: unit, request: request, context: context))
+        case .extendedCopy(let length):
+            extendedCopy(task, unit: unit, parameterListLength: Int(length), context: context, completion: completion)
+        case .receiveCopyResults(let request):
+            completion(receiveCopyResults(unit: unit, request: request, context: context))
         }
     }
 

@@ -58,6 +58,10 @@ public enum CommandParser {
             return try parsePersistentReserveIn(c)
         case .persistentReserveOut:
             return try parsePersistentReserveOut(c)
+        case .extendedCopy:
+            return try parseExtendedCopy(c)
+        case .receiveCopyResults:
+            return try parseReceiveCopyResults(c)
         }
     }
 

@@ -56,14 +56,18 @@ extension SCSIOpcode {
             return .unrestricted
         case .persistentReserveIn, .persistentReserveOut:
             return .persistentReservation
-        case .testUnitReady, .readCapacity10, .serviceActionIn16, .startStopUnit, .preventAllowMediumRemoval:
+        case .testUnitReady, .readCapacity10, .serviceActionIn16, .startStopUnit, .preventAllowMediumRemoval,
+             .receiveCopyResults:
             // SERVICE ACTION IN(16): READ CAPACITY(16) is allowed; GET LBA STATUS is classified by the runtime.
             return .basic
         case .read6, .read10, .read12, .read16, .verify10, .verify12, .verify16, .prefetch10, .prefetch16,
              .readDefectData10, .readDefectData12, .modeSense6, .modeSense10:
             return .read
         case .write6, .write10, .write12, .write16, .writeAndVerify10, .writeAndVerify12, .writeAndVerify16,
-             .writeSame10, .writeSame16, .unmap, .compareAndWrite, .orWrite16, .synchronizeCache10, .synchronizeCache16:
+             .writeSame10, .writeSame16, .unmap, .compareAndWrite, .orWrite16, .synchronizeCache10, .synchronizeCache16,
+             .extendedCopy:
+            // EXTENDED COPY (SPC-4 Table 65): conflicts like a write; the runtime also checks the source (read) and
+            // destination (write) logical units of every segment for the same nexus.
             return .write
         case .reserve6, .reserve10:
             return .legacyReserve

@@ -50,6 +50,11 @@ public enum SCSICommand: Sendable, Hashable {
     case persistentReserveIn(serviceAction: PRInServiceAction, allocationLength: UInt16)
     /// PERSISTENT RESERVE OUT (SPC-4 §6.14): the 24-byte parameter list arrives as data-out.
     case persistentReserveOut(PROutRequest)
+    /// EXTENDED COPY (LID1, SPC-4 §6.4): the parameter list (`parameterListLength` bytes of data-out, 0 = nothing to
+    /// do) is parsed with `XCopyParameterList.parse` once it has arrived.
+    case extendedCopy(parameterListLength: UInt32)
+    /// RECEIVE COPY RESULTS (LID1, SPC-4 §6.18).
+    case receiveCopyResults(CopyResultsRequest)
     /// Answered by `Emulator.execute`.
     case emulated(EmulatedCommand)
 }

@@ -32,6 +32,11 @@ public enum SCSIOpcode: UInt8, Sendable, Hashable, CaseIterable {
     case compareAndWrite = 0x89
     case write16 = 0x8A
     case orWrite16 = 0x8B
+    /// THIRD-PARTY COPY OUT: only EXTENDED COPY (LID1), service action 00h (SPC-4 §6.4).
+    case extendedCopy = 0x83
+    /// THIRD-PARTY COPY IN: RECEIVE COPY RESULTS (LID1) — COPY STATUS, OPERATING PARAMETERS, FAILED SEGMENT
+    /// DETAILS (SPC-4 §6.18).
+    case receiveCopyResults = 0x84
     case writeAndVerify16 = 0x8E
     case verify16 = 0x8F
     case prefetch16 = 0x90

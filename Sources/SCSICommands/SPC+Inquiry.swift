@@ -11,7 +11,7 @@ extension Emulator {
     static let standardInquiryLength = 74
 
     /// VPD pages listed in page 00h, ascending (SPC-4 §7.8.13).
-    static let supportedVPDPages: [UInt8] = [0x00, 0x80, 0x83, 0xB0, 0xB1, 0xB2]
+    static let supportedVPDPages: [UInt8] = [0x00, 0x80, 0x83, 0x8F, 0xB0, 0xB1, 0xB2]
     /// VPD pages answered for a LUN with no logical unit.
     static let missingUnitVPDPages: [UInt8] = [0x00]
 
@@ -29,7 +29,9 @@ extension Emulator {
         data.append(inquiryVersion)
         data.append(0x02)                 // RESPONSE DATA FORMAT 2 (NormACA = 0, HiSup = 0 as IET)
         data.append(UInt8(standardInquiryLength - 5))  // ADDITIONAL LENGTH
-        data.append(0x00)                 // SCCS, ACC, TPGS, 3PC, PROTECT all 0
+        // SPC-4 §6.6.2: 3PC = 1 (EXTENDED COPY / RECEIVE COPY RESULTS); SCCS, ACC, TPGS, PROTECT 0. Kept for a
+        // missing unit too: the rest of the data stays the target's (only the peripheral byte differs).
+        data.append(0x08)
         data.append(0x00)                 // ENCSERV, MULTIP … 0
         data.append(0x02)                 // CMDQUE = 1
         data.appendASCII(unit?.vendor ?? "IET", width: 8)
@@ -52,13 +54,14 @@ extension Emulator {
         case 0x00: payload = supportedVPDPages
         case 0x80: payload = unitSerialNumber(unit.serialNumber)
         case 0x83: payload = deviceIdentification(unit)
+        case 0x8F: payload = thirdPartyCopy(unit)
         case 0xB0: payload = blockLimits(unit)
         case 0xB1: payload = blockDeviceCharacteristics(unit)
         case 0xB2: payload = logicalBlockProvisioning(unit)
         default: throw .invalidFieldInCDB
         }
         var data: [UInt8] = [peripheralDisk, page]
-        data.appendBE16(UInt16(truncatingIfNeeded: payload.count))  // PAGE LENGTH (≤ 60 here)
+        data.appendBE16(UInt16(truncatingIfNeeded: payload.count))  // PAGE LENGTH (≤ 120 here)
         data.append(contentsOf: payload)
         return data
     }

@@ -53,6 +53,13 @@ extension Emulator {
             list.append(SupportedCommand(opcode: 0x5F, serviceAction: UInt16(sa),
                                          usage: [0x5F, 0x1F, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x04]))
         }
+        // SPC-4 §6.4 / §6.18: THIRD-PARTY COPY OUT 83h/00h EXTENDED COPY(LID1), IN 84h RECEIVE COPY RESULTS.
+        list.append(SupportedCommand(opcode: 0x83, serviceAction: 0x00,
+                                     usage: [0x83, 0x1F, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x04]))
+        for sa in CopyResultsRequest.ServiceAction.allCases {
+            list.append(SupportedCommand(opcode: 0x84, serviceAction: UInt16(sa.rawValue),
+                                         usage: [0x84, 0x1F, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x04]))
+        }
         list += [
             SupportedCommand(opcode: 0x88, serviceAction: nil, usage: rw16(0x88, 0xF8)),
             SupportedCommand(opcode: 0x89, serviceAction: nil,

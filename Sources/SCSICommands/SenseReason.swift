@@ -88,6 +88,27 @@ public enum SenseReason: Error, Hashable, Sendable {
     /// ABORTED COMMAND, DATA PHASE ERROR (4B/00): the iSCSI data transfer for the command was
     /// malformed (e.g. Data-Out DataSN out of sequence, RFC 7143 §11.7.5).
     case dataPhaseError
+    /// ILLEGAL REQUEST 26/00 INVALID FIELD IN PARAMETER LIST with a FIELD POINTER (C/D = 0) naming the
+    /// offending parameter-list byte (SPC-4 §4.5.2.4.2).
+    case invalidFieldInParameterListAt(byte: UInt16, bit: UInt8?)
+    /// ILLEGAL REQUEST 26/06 TOO MANY TARGET DESCRIPTORS (SPC-4 §6.4.3: more CSCD descriptors than reported).
+    case tooManyTargetDescriptors
+    /// ILLEGAL REQUEST 26/07 UNSUPPORTED TARGET DESCRIPTOR TYPE CODE (SPC-4 §6.4.5).
+    case unsupportedTargetDescriptorTypeCode
+    /// ILLEGAL REQUEST 26/08 TOO MANY SEGMENT DESCRIPTORS (SPC-4 §6.4.3).
+    case tooManySegmentDescriptors
+    /// ILLEGAL REQUEST 26/09 UNSUPPORTED SEGMENT DESCRIPTOR TYPE CODE (SPC-4 §6.4.6).
+    case unsupportedSegmentDescriptorTypeCode
+    /// ILLEGAL REQUEST 00/16 OPERATION IN PROGRESS (SPC-4 §6.4.3: EXTENDED COPY reusing the LIST IDENTIFIER of a
+    /// copy still running for the same I_T nexus).
+    case operationInProgress
+    /// COPY ABORTED 0D/02 COPY TARGET DEVICE NOT REACHABLE (SPC-4 §6.4.3: a CSCD descriptor index or designator
+    /// that names no logical unit this copy manager can reach, or a NUL CSCD used for block data).
+    case copyTargetDeviceNotReachable
+    /// COPY ABORTED with the condition the copy target device reported (SPC-4 §6.4.3 "errors detected during
+    /// processing of segment descriptors"); `segmentByte` is the SEGMENT POINTER (SD = 1: offset of the field in
+    /// error from the start of the segment descriptor) when one field is to blame.
+    case copyAborted(CopyAbortCause, segmentByte: UInt16?)
 
     /// One row of the sense table.
     public struct Detail: Sendable, Hashable {
@@ -143,6 +164,21 @@ public enum SenseReason: Error, Hashable, Sendable {
         case .insufficientRegistrationResources: return Detail(key: .illegalRequest, asc: 0x55, ascq: 0x04)
         case .overlappedCommandsAttempted: return Detail(key: .abortedCommand, asc: 0x4E, ascq: 0x00)
         case .dataPhaseError: return Detail(key: .abortedCommand, asc: 0x4B, ascq: 0x00)
+        case .invalidFieldInParameterListAt(let byte, let bit):
+            // SKSV (80h) | C/D = 0 (parameter list) | BPV (08h) + BIT POINTER when a bit is named.
+            let flags: UInt8 = 0x80 | (bit.map { 0x08 | ($0 & 0x07) } ?? 0)
+            return Detail(key: .illegalRequest, asc: 0x26, ascq: 0x00, information: nil,
+                          senseKeySpecific: [flags, UInt8(truncatingIfNeeded: byte >> 8), UInt8(truncatingIfNeeded: byte)])
+        case .tooManyTargetDescriptors: return Detail(key: .illegalRequest, asc: 0x26, ascq: 0x06)
+        case .unsupportedTargetDescriptorTypeCode: return Detail(key: .illegalRequest, asc: 0x26, ascq: 0x07)
+        case .tooManySegmentDescriptors: return Detail(key: .illegalRequest, asc: 0x26, ascq: 0x08)
+        case .unsupportedSegmentDescriptorTypeCode: return Detail(key: .illegalRequest, asc: 0x26, ascq: 0x09)
+        case .operationInProgress: return Detail(key: .illegalRequest, asc: 0x00, ascq: 0x16)
+        case .copyTargetDeviceNotReachable: return Detail(key: .copyAborted, asc: 0x0D, ascq: 0x02)
+        case .copyAborted(let cause, let segmentByte):
+            // SPC-4 §4.5.2.4.5 segment pointer: SKSV (80h) | SD (20h), FIELD POINTER = byte in the segment descriptor.
+            let pointer = segmentByte.map { [0xA0, UInt8(truncatingIfNeeded: $0 >> 8), UInt8(truncatingIfNeeded: $0)] }
+            return Detail(key: .copyAborted, asc: cause.asc, ascq: cause.ascq, information: nil, senseKeySpecific: pointer)
         }
     }
 
@@ -151,4 +187,28 @@ public enum SenseReason: Error, Hashable, Sendable {
 
     /// SCSI status that carries this reason: GOOD for `.noSense`, CHECK CONDITION otherwise.
     public var status: SCSIStatus { self == .noSense ? .good : .checkCondition }
+}
+
+/// What stopped an EXTENDED COPY segment (the ASC/ASCQ under sense key COPY ABORTED, SPC-4 §6.4.3).
+public enum CopyAbortCause: Sendable, Hashable {
+    /// 00/00: the copy target device refused the range (LBA beyond its capacity); the segment pointer names the
+    /// LBA or NUMBER OF BLOCKS field (libiscsi ExtendedCopy.ValidSegDescr accepts 00/00, 08/04, 0D/02 only).
+    case rangeRejected
+    /// 11/00 UNRECOVERED READ ERROR on the source.
+    case readError
+    /// 0C/00 WRITE ERROR on the destination.
+    case writeError
+    /// 27/07 SPACE ALLOCATION FAILED WRITE PROTECT on the destination.
+    case spaceAllocationFailed
+
+    var asc: UInt8 {
+        switch self {
+        case .rangeRejected: return 0x00
+        case .readError: return 0x11
+        case .writeError: return 0x0C
+        case .spaceAllocationFailed: return 0x27
+        }
+    }
+
+    var ascq: UInt8 { self == .spaceAllocationFailed ? 0x07 : 0x00 }
 }

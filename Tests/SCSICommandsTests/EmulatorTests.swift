@@ -14,7 +14,7 @@ func emulate(_ cdb: String, unit: LogicalUnitInfo = disk, context: EmulationCont
 // MARK: - INQUIRY (IET identity, anchors §1.7)
 
 let standardInquiryGolden = hex("""
-    00 00 05 02 45 00 00 02
+    00 00 05 02 45 08 00 02
     49 45 54 20 20 20 20 20
     56 49 52 54 55 41 4C 2D 44 49 53 4B 20 20 20 20
     30 20 20 20
@@ -43,9 +43,9 @@ func inquiryFieldWidths() throws {
     #expect(Array(data[32..<36]) == Array("1234".utf8))
 }
 
-@Test("VPD 00h lists 00 80 83 B0 B1 B2")
+@Test("VPD 00h lists 00 80 83 8F B0 B1 B2")
 func vpdSupportedPages() throws {
-    #expect(try emulate("12 01 00 00 FF 00") == hex("00 00 00 06 00 80 83 B0 B1 B2"))
+    #expect(try emulate("12 01 00 00 FF 00") == hex("00 00 00 07 00 80 83 8F B0 B1 B2"))
 }
 
 @Test("VPD 80h: IET serial right-aligned, space-padded to 16")

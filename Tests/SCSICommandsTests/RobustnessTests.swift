@@ -88,7 +88,7 @@ func randomCDBs() throws {
             case .compareAndWrite(let lba, let blocks, _), .orWrite(let lba, let blocks, _):
                 if blocks > 0 { #expect(lba < unit.blockCount && unit.blockCount - lba >= UInt64(blocks)) }
                 #expect(!unit.readOnly)
-            case .unmap, .reserve, .release, .persistentReserveIn, .persistentReserveOut:
+            case .unmap, .reserve, .release, .persistentReserveIn, .persistentReserveOut, .extendedCopy, .receiveCopyResults:
                 break
             }
         } catch {
