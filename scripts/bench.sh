@@ -8,8 +8,9 @@
 #                               mode), 128K sequential write QD32
 # and the same workloads against a nullio LUN on each target (the protocol ceiling: no storage).
 # Prints the median per workload, the ratio ours/tgtd, each target's CPU seconds per GiB moved
-# (utime+stime from /proc/PID/stat around each run) and RSS; writes the Markdown table to
-# $BENCH_RESULTS too.
+# (utime+stime from /proc/PID/stat around each run), RSS (idle, peak under load, and with 64 idle
+# sessions held by scripts/iscsi_client.py), and issue 3's ratio targets as met / NOT met; writes the
+# Markdown report to $BENCH_RESULTS too.
 #
 # Environment (defaults in brackets):
 #   TARGETS ["tgtd ours"]   which targets; ours is skipped with a message if the binary is missing
@@ -69,7 +70,7 @@ RAW="$WORK/raw.tsv"   # target  workload  round  value  unit  bytes  cpu_seconds
 # --- backing stores ---------------------------------------------------------------------------
 log "creating ${BENCH_SIZE_MIB} MiB backing files with random data in $WORK ($BACKING)"
 head -c $((BENCH_SIZE_MIB * 1024 * 1024)) /dev/urandom >"$WORK/base.img"
-declare -A BACKDEV PID PORT LUN BLKSZ
+declare -A BACKDEV PID PORT LUN BLKSZ RSS_IDLE RSS_64
 for t in "${RUN_TARGETS[@]}"; do
     cp --sparse=never "$WORK/base.img" "$WORK/$t.img"
     if [ "$BACKING" = loop ]; then
@@ -95,7 +96,8 @@ for t in "${RUN_TARGETS[@]}"; do
     BLKSZ[$t]=$(iscsi-readcapacity16 "iscsi://127.0.0.1:${PORT[$t]}/$T_DATA/${LUN[$t]}" \
         | awk -F: '/LOGICAL BLOCK LENGTH IN BYTES/ { print $2 }')
     [ -n "${BLKSZ[$t]}" ] || die "$t: READ CAPACITY(16) failed"
-    log "$t: pid ${PID[$t]} on 127.0.0.1:${PORT[$t]}, LUN ${LUN[$t]}, block size ${BLKSZ[$t]}"
+    RSS_IDLE[$t]=$(rss_kib "${PID[$t]}" VmRSS)
+    log "$t: pid ${PID[$t]} on 127.0.0.1:${PORT[$t]}, LUN ${LUN[$t]}, block size ${BLKSZ[$t]}, RSS ${RSS_IDLE[$t]} KiB"
 done
 
 url() { echo "iscsi://127.0.0.1:${PORT[$1]}/$2/${LUN[$1]}"; }
@@ -185,6 +187,11 @@ ELAPSED=$(( $(date +%s) - START ))
 declare -A RSS HWM
 for t in "${RUN_TARGETS[@]}"; do
     RSS[$t]=$(rss_kib "${PID[$t]}" VmRSS); HWM[$t]=$(rss_kib "${PID[$t]}" VmHWM)
+    # RSS with 64 idle sessions logged in (raw-iSCSI client, scripts/iscsi_client.py).
+    out=$(timeout -k 5 120 python3 "$ROOT/scripts/iscsi_client.py" idle --port "${PORT[$t]}" --target "$T_DATA" \
+        --lun "${LUN[$t]}" --sessions 64 --hold 3 --pid "${PID[$t]}" 2>&1) || log "$t: 64 idle sessions: $(tail -n 3 <<<"$out" | paste -sd' ')"
+    RSS_64[$t]=$(sed -n 's/.*KiB before, \([0-9]*\) KiB with them.*/\1/p' <<<"$out")
+    log "$t: RSS ${RSS_64[$t]:-?} KiB with 64 idle sessions"
 done
 
 # --- report -----------------------------------------------------------------------------------
@@ -195,9 +202,11 @@ done
     echo "- backing: ${BENCH_SIZE_MIB} MiB random-filled file per target in $BENCH_DIR ($(stat -f -c %T "$BENCH_DIR")), $( [ "$BACKING" = loop ] && echo 'behind losetup --direct-io=on' || echo 'opened directly')"
     echo "- targets: tgtd $(tgtd --version 2>/dev/null || echo '?') (bstype aio / null); iscsi-targetd (Type=blockio / nullio); clients iscsi-perf (libiscsi $(dpkg-query -W -f='${Version}' libiscsi-bin 2>/dev/null)), qemu-img $(qemu-img --version | awk 'NR==1 { print $3 }')"
     echo "- method: $ROUNDS rounds, targets alternated per workload; ${RUNTIME}s per run (nullio ${NULL_RUNTIME}s); median of rounds; wall time ${ELAPSED}s"
-    for t in "${RUN_TARGETS[@]}"; do echo "- $t RSS after run: ${RSS[$t]} KiB (peak ${HWM[$t]} KiB)"; done
+    for t in "${RUN_TARGETS[@]}"; do
+        echo "- $t RSS: idle ${RSS_IDLE[$t]} KiB; after the runs ${RSS[$t]} KiB (peak under load ${HWM[$t]} KiB); with 64 idle sessions ${RSS_64[$t]:-?} KiB"
+    done
     echo
-    python3 - "$RAW" <<'PY'
+    python3 - "$RAW" "$SMOKE" <<'PY'
 import sys, statistics, collections
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 data = collections.defaultdict(lambda: collections.defaultdict(list))
@@ -227,6 +236,42 @@ for w in order:
     cpu = lambda t: f"{cells[t][1]:.2f}" if t in cells else "n/a"
     ratio = f"{cells['ours'][0] / cells['tgtd'][0]:.2f}" if "ours" in cells and "tgtd" in cells and cells["tgtd"][0] else "n/a"
     print(f"| {w} | {unit} | {fmt('tgtd')} | {fmt('ours')} | {ratio} | {cpu('tgtd')} | {cpu('ours')} |")
+
+# Issue 3's targets (2-core machine), from the blockio medians.
+def med(w, t, f):
+    vals = data.get(w, {}).get(t)
+    return f(vals) if vals else None
+goals = [
+    ("4K random read QD32 IOPS", "blockio:randread-4k-qd32", "iops", 2.0),
+    ("128K sequential read QD32 MiB/s", "blockio:seqread-128k-qd32", "iops", 1.3),
+    ("4K random write QD32 IOPS", "blockio:randwrite-4k-qd32", "iops", 1.5),
+    ("128K sequential write QD32 MiB/s", "blockio:seqwrite-128k-qd32", "iops", 1.3),
+    ("4K QD1 mean latency (1/IOPS)", "blockio:randread-4k-qd1", "latency", 0.8),
+    ("CPU per I/O, 4K random read QD32", "blockio:randread-4k-qd32", "cpu", 0.5),
+    ("CPU per I/O, 4K random write QD32", "blockio:randwrite-4k-qd32", "cpu", 0.5),
+]
+rows_out = []
+for label, w, kind, goal in goals:
+    if kind == "cpu":
+        a, b = med(w, "ours", cpu_per_gib), med(w, "tgtd", cpu_per_gib)
+    else:
+        a = med(w, "ours", lambda v: statistics.median(x[0] for x in v))
+        b = med(w, "tgtd", lambda v: statistics.median(x[0] for x in v))
+        if kind == "latency" and a and b:
+            a, b = 1 / a, 1 / b
+    if a is None or b is None or not b:
+        continue
+    r = a / b
+    ok = r >= goal if kind == "iops" else r <= goal
+    rows_out.append(f"| {label} | {'≥' if kind == 'iops' else '≤'} {goal}× | {r:.2f}× | {'met' if ok else 'NOT met'} |")
+if rows_out:
+    print()
+    if sys.argv[2] == "1":
+        print("Smoke run (SMOKE=1): a harness check, not a measurement.")
+        print()
+    print("| target (ours/tgtd) | goal | measured | |")
+    print("|---|---:|---:|---|")
+    print("\n".join(rows_out))
 PY
     echo
     echo "Raw runs (target, workload, round, IOPS, I/O size, bytes, target CPU s):"

@@ -105,7 +105,6 @@ final class Connection: EventHandler {
 
     private var nopTimer: TimerID?
     private var nopTimeoutTimer: TimerID?
-    private var lastActivity: UInt64 = 0
     private var pingTTT: UInt32 = 0
 
     // MARK: send
@@ -241,8 +240,10 @@ final class Connection: EventHandler {
                     return
                 case .processed(let n):
                     rxEnd += n
-                    lastActivity = now()
                     processBuffered()
+                    // A short read drained the socket: epoll (level-triggered) reports more data
+                    // later, so skip the read that would only return EAGAIN.
+                    if n < space.count { return }
                 }
             } catch {
                 close(reason: "read failed: \(error)")
@@ -898,11 +899,15 @@ final class Connection: EventHandler {
         }
     }
 
-    /// This connection's I_T nexus (SAM-5 §4.6).
+    /// This connection's I_T nexus (SAM-5 §4.6), computed once per session (it is on the per-command path).
     var nexus: NexusID {
-        NexusID(initiatorName: params?.initiatorName ?? "", isid: params?.isid ?? 0,
-                targetName: target?.name ?? "", portalGroupTag: ctx.settings.portalGroupTag)
+        if let n = cachedNexus { return n }
+        let n = NexusID(initiatorName: params?.initiatorName ?? "", isid: params?.isid ?? 0,
+                        targetName: target?.name ?? "", portalGroupTag: ctx.settings.portalGroupTag)
+        if params != nil { cachedNexus = n }
+        return n
     }
+    private var cachedNexus: NexusID?
 
     /// Turns the SCSI outcome into Data-In / SCSI Response PDUs.
     private func deliver(_ task: SCSITask, _ outcome: SCSIOutcome) {
@@ -1204,7 +1209,8 @@ final class Connection: EventHandler {
     private func enqueue(_ pdu: TargetPDU, data: UnsafeRawBufferPointer?, owner: AnyObject?, onSent: (() -> Void)?) {
         guard !closed else { return }
         let length = data?.count ?? 0
-        let header = PDUEncoder.headerBytes(bhs: pdu.encodeBHS(dataSegmentLength: length), ahs: [], dataSegmentLength: length, headerDigest: headerDigest)
+        let bhs = pdu.encodeBHS(dataSegmentLength: length)
+        let header = headerDigest ? PDUEncoder.headerBytes(bhs: bhs, ahs: [], dataSegmentLength: length, headerDigest: true) : bhs
         var trailer: [UInt8] = []
         if let data, length > 0 {
             trailer = PDUEncoder.trailerBytes(data: data, dataDigest: dataDigest)
@@ -1341,11 +1347,6 @@ final class Connection: EventHandler {
         }
     }
 
-    private func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-    }
 }
 
 extension String {
