@@ -51,6 +51,10 @@ if [ "${SKIP_REALCLIENT:-0}" != 1 ]; then
         timeout 900 "$ROOT/scripts/auth-digest-tests.sh" "$(ours_binary)"
         step "IET drop-in tests (ietd.conf, loop device, ACLs, admin tool, reload under load)"
         timeout 900 "$ROOT/scripts/iet-compat-tests.sh" "$(ours_binary)"
+        step "durability: SIGKILL during a write stream (IOMode=wt and blockio)"
+        ISCSI_TARGETD="$(ours_binary)" timeout 600 "$ROOT/scripts/durability.sh"
+        step "soak: 64 sessions x QD8 verified I/O (SOAK_SECONDS=${SOAK_SECONDS:-60}) + 1000 idle sessions"
+        ISCSI_TARGETD="$(ours_binary)" SOAK_SECONDS="${SOAK_SECONDS:-60}" timeout 900 "$ROOT/scripts/soak.sh"
         if [ "${SKIP_GUEST:-0}" != 1 ]; then
             step "open-iscsi in a QEMU guest (kernel initiator)"
             timeout 900 "$ROOT/scripts/guest/run.sh" "$(ours_binary)"
