@@ -25,6 +25,12 @@ public final class BackingDevice: Sendable {
     public let sizeInBytes: UInt64
     /// `BLKSSZGET` for block devices, 512 for files and null devices.
     public let logicalBlockSize: UInt32
+    /// Bytes the store writes all-or-nothing across power loss, for a write of at most this many bytes at an offset
+    /// that is a multiple of it (SBC-4 §4.29 WRITE ATOMIC rests on this). Block devices: the physical sector
+    /// (`BLKPBSZGET`) when the device's first physical sector is aligned (`BLKALIGNOFF` 0), else the logical sector
+    /// (`BLKSSZGET`). Files: 512 — the filesystem's device is not probed, and a 512-aligned 512-byte range lies in
+    /// one sector of any device. Null devices store nothing, so any write is trivially atomic (64 KiB reported).
+    public let powerFailAtomicBytes: UInt32
     /// True when the fast path fd is open with `O_DIRECT`.
     public let isDirect: Bool
     /// True when opened read-only; writes complete with EROFS.
@@ -58,7 +64,7 @@ public final class BackingDevice: Sendable {
     func learn(_ probe: Probe) { probes.bitwiseOr(probe.rawValue, ordering: .relaxed) }
 
     init(path: String?, kind: BackingKind, size: UInt64, logicalBlockSize: UInt32, fd: Int32, bufferedFD: Int32,
-         isDirect: Bool, readOnly: Bool, directFallbackReason: String?) {
+         isDirect: Bool, readOnly: Bool, directFallbackReason: String?, powerFailAtomicBytes: UInt32? = nil) {
         self.path = path
         self.kind = kind
         self.sizeInBytes = size
@@ -68,6 +74,11 @@ public final class BackingDevice: Sendable {
         self.isDirect = isDirect
         self.readOnly = readOnly
         self.directFallbackReason = directFallbackReason
+        switch kind {
+        case .blockDevice: self.powerFailAtomicBytes = powerFailAtomicBytes ?? logicalBlockSize
+        case .file: self.powerFailAtomicBytes = powerFailAtomicBytes ?? 512
+        case .null: self.powerFailAtomicBytes = powerFailAtomicBytes ?? 65536
+        }
         switch kind {
         case .blockDevice: self.directAlignment = max(Int(logicalBlockSize), 512)
         case .file: self.directAlignment = IOBufferPool.alignment
@@ -102,6 +113,7 @@ public final class BackingDevice: Sendable {
         var size: UInt64 = 0
         let kind: BackingKind
         var blockSize: UInt32 = 512
+        var atomicBytes: UInt32?
         do throws(SystemError) {
             switch cshims_stat_kind(fd, &size) {
             case 1:
@@ -118,6 +130,7 @@ public final class BackingDevice: Sendable {
                     throw SystemError(errno: EINVAL, call: "ioctl(BLKSSZGET)")
                 }
                 blockSize = UInt32(ssz)
+                atomicBytes = physicalSectorIfAligned(fd, logical: blockSize)
             case 2:
                 kind = .file
             case 0:
@@ -140,7 +153,19 @@ public final class BackingDevice: Sendable {
         }
         return BackingDevice(path: path, kind: kind, size: size, logicalBlockSize: blockSize, fd: fd,
                              bufferedFD: buffered, isDirect: isDirect, readOnly: readOnly,
-                             directFallbackReason: fallback)
+                             directFallbackReason: fallback, powerFailAtomicBytes: atomicBytes)
+    }
+
+    /// `BLKPBSZGET` / `BLKALIGNOFF` (linux/fs.h `_IO(0x12, 123)` / `_IO(0x12, 122)`): the physical sector size when it
+    /// is a power of two ≥ the logical one and the device's first LBA starts a physical sector; otherwise the
+    /// logical sector size (a logical sector is always written whole). Probe failures fall back to the logical size.
+    private static func physicalSectorIfAligned(_ fd: Int32, logical: UInt32) -> UInt32 {
+        var physical: UInt32 = 0
+        var alignment: Int32 = -1
+        guard ioctl(fd, UInt(0x127B), &physical) == 0, ioctl(fd, UInt(0x127A), &alignment) == 0,
+              alignment == 0, physical >= logical, physical <= 65536, physical & (physical &- 1) == 0
+        else { return logical }
+        return physical
     }
 
     /// A null device of the given size: reads are zero-filled, writes discarded, flushes succeed.

@@ -28,6 +28,8 @@ public final class LogicalUnitState: Sendable {
         var nextToken: UInt64 = 1
     }
     private let state = Mutex(State())
+    /// Keeps unlocked reads away from an in-progress WRITE ATOMIC (SCSIExecutor+Atomic.swift, SBC-4 §4.29.3).
+    let atomicWriteGate = AtomicWriteGate()
 
     public init() {}
 

@@ -155,7 +155,16 @@ extension SCSIExecutor {
         let length = Int(n * bs)
         let stable = destination.writeThrough
         withRangeLock(destination, lba: destinationLBA, blocks: n) { [self] unlock in
+          // SBC-4 §4.29.3: the source read must not see half of a WRITE ATOMIC; it holds the destination's range
+          // lock, so it waits for the source's atomic writes instead of locking (SCSIExecutor+Atomic.swift).
+          isolatedReadWithoutLocking(source) { [self] readDone in
+            guard let readDone else {
+                unlock()
+                done(.checkCondition(Self.copyAbortReason(.unrecoveredReadError)))
+                return
+            }
             engine.submit(.read(offset: sourceLBA * bs, length: length, into: job.buffer.pointer), on: source.device) { [self] result in
+                readDone()
                 if case .failure(let e) = result {
                     unlock()
                     done(.checkCondition(Self.copyAbortReason(SCSIExecutor.senseFor(e, write: false))))
@@ -174,6 +183,7 @@ extension SCSIExecutor {
                                backward: backward, done: done)
                 }
             }
+          }
         }
     }
 

@@ -97,12 +97,16 @@ final class SCSIExecutor {
             if bytes == 0 { completion(.good(dataIn: nil, impliedLength: 0)); return }
             let buffer = pool.take(capacity: bytes)
             task.buffer = buffer
-            engine.submit(IORequest(op: .read, offset: lba * UInt64(bs), length: bytes, buffer: buffer.pointer, fua: false), on: unit.device) { result in
-                switch result {
-                case .success:
-                    completion(.good(dataIn: DataInPayload(bytes: UnsafeRawBufferPointer(start: buffer.pointer, count: bytes), owner: task), impliedLength: bytes))
-                case .failure(let e):
-                    completion(.checkCondition(SCSIExecutor.senseFor(e, write: false)))
+            // SBC-4 §4.29.3: a read sees an overlapping WRITE ATOMIC entirely or not at all.
+            isolatedRead(unit, lba: lba, blocks: UInt64(blocks)) { [engine] done in
+                engine.submit(IORequest(op: .read, offset: lba * UInt64(bs), length: bytes, buffer: buffer.pointer, fua: false), on: unit.device) { result in
+                    done()
+                    switch result {
+                    case .success:
+                        completion(.good(dataIn: DataInPayload(bytes: UnsafeRawBufferPointer(start: buffer.pointer, count: bytes), owner: task), impliedLength: bytes))
+                    case .failure(let e):
+                        completion(.checkCondition(SCSIExecutor.senseFor(e, write: false)))
+                    }
                 }
             }
         case .write(let lba, let blocks, let fua):
@@ -131,7 +135,10 @@ final class SCSIExecutor {
             if bytes == 0 { completion(.good(dataIn: nil, impliedLength: 0)); return }
             let readBuffer = pool.take(capacity: bytes)
             let pool = self.pool
+            // SBC-4 §4.29.3: VERIFY reads the medium like a READ (see `isolatedRead`).
+            isolatedRead(unit, lba: lba, blocks: UInt64(blocks)) { [engine] done in
             engine.submit(IORequest(op: .read, offset: lba * UInt64(bs), length: bytes, buffer: readBuffer.pointer, fua: false), on: unit.device) { result in
+                done()
                 defer { pool.give(readBuffer) }
                 switch result {
                 case .failure(let e):
@@ -147,6 +154,7 @@ final class SCSIExecutor {
                     }
                     completion(.good(dataIn: nil, impliedLength: byteCheck ? bytes : 0))
                 }
+            }
             }
         case .synchronizeCache:
             // SBC-3 §5.22: everything written so far reaches stable storage (fdatasync / IOCB_CMD_FDSYNC).
@@ -168,6 +176,8 @@ final class SCSIExecutor {
             compareAndWrite(task, unit: unit, lba: lba, blocks: blocks, fua: fua, completion: completion)
         case .orWrite(let lba, let blocks, let fua):
             orWrite(task, unit: unit, lba: lba, blocks: blocks, fua: fua, completion: completion)
+        case .writeAtomic(let lba, let blocks, let fua):
+            writeAtomic(task, unit: unit, lba: lba, blocks: blocks, fua: fua, completion: completion)
         case .prefetch:
             // SBC-3 §5.10: PRE-FETCH is a hint; the page cache / device decides. The range was checked.
             completion(.good(dataIn: nil, impliedLength: 0))

@@ -52,7 +52,7 @@ public final class LogicalUnit: Sendable {
         }
         // Transfers are bounded so that one command never pins more than 8 MiB of buffer.
         let maxTransferBytes: UInt32 = 8 << 20
-        let info = LogicalUnitInfo(
+        var info = LogicalUnitInfo(
             lun: config.lun,
             blockSize: blockSize,
             blockCount: blocks,
@@ -64,6 +64,8 @@ public final class LogicalUnit: Sendable {
             maximumTransferBlocks: maxTransferBytes / blockSize,
             optimalTransferBlocks: (1 << 20) / blockSize
         )
+        // SBC-4 §6.6.4: WRITE ATOMIC(16) only as far as the backing store is power-fail atomic (SCSIExecutor+Atomic.swift).
+        info.setAtomicWriteLimits(blocks: LogicalUnit.atomicWriteBlocks(blockSize: blockSize, device: device))
         return LogicalUnit(info: info, device: device, config: config)
     }
 }

@@ -44,6 +44,8 @@ public enum CommandParser {
             return try parseCompareAndWrite(c, unit: unit)
         case .orWrite16:
             return try parseOrWrite(c, unit: unit)
+        case .writeAtomic16:
+            return try parseWriteAtomic16(c, unit: unit)
         case .prefetch10, .prefetch16:
             return try parsePrefetch(c, opcode: opcode, unit: unit)
         case .readDefectData10, .readDefectData12:
@@ -51,7 +53,7 @@ public enum CommandParser {
         case .preventAllowMediumRemoval:
             return try parsePreventAllow(c)
         case .maintenanceIn:
-            return try parseMaintenanceIn(c)
+            return try parseMaintenanceIn(c, unit: unit)
         case .reserve6, .release6, .reserve10, .release10:
             return try parseReserveRelease(c, opcode: opcode)
         case .persistentReserveIn:

@@ -52,8 +52,8 @@ public enum Emulator {
             guard let unit else { throw .logicalUnitNotSupported }
             return modeSense(request, unit: unit, senseFormat: context.senseFormat)
         case .reportSupportedOpcodes(let request):
-            guard unit != nil else { throw .logicalUnitNotSupported }
-            return try reportSupportedOpcodes(request)
+            guard let unit else { throw .logicalUnitNotSupported }
+            return try reportSupportedOpcodes(request, commands: supportedCommands(for: unit))
         case .readDefectData(let twelveByte, let primary, let grown, let format, _):
             guard unit != nil else { throw .logicalUnitNotSupported }
             return readDefectData(twelveByte: twelveByte, primary: primary, grown: grown, format: format)

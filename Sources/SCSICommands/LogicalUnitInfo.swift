@@ -43,6 +43,15 @@ public struct LogicalUnitInfo: Sendable, Hashable {
     public var maximumWriteSameBlocks: UInt64 = LogicalUnitInfo.defaultMaximumWriteSameBlocks
     /// Block Limits VPD MAXIMUM COMPARE AND WRITE LENGTH in blocks (0 = COMPARE AND WRITE unsupported).
     public var maximumCompareAndWriteBlocks: UInt8 = LogicalUnitInfo.defaultMaximumCompareAndWriteBlocks
+    /// Block Limits VPD MAXIMUM ATOMIC TRANSFER LENGTH in blocks (SBC-4 §6.6.4). 0 = WRITE ATOMIC(16) is not
+    /// supported (INVALID COMMAND OPERATION CODE). Set only to what the backing store writes all-or-nothing
+    /// across power loss (see docs/scsi.md, "WRITE ATOMIC").
+    public var maximumAtomicTransferBlocks: UInt32 = 0
+    /// Block Limits VPD ATOMIC ALIGNMENT in blocks: the LBA of an atomic write is a multiple of it (0 = none).
+    public var atomicAlignment: UInt32 = 0
+    /// Block Limits VPD ATOMIC TRANSFER LENGTH GRANULARITY in blocks: the length of an atomic write is a
+    /// multiple of it (0 = none).
+    public var atomicTransferLengthGranularity: UInt32 = 0
 
     /// MAXIMUM WRITE SAME LENGTH as reported and enforced: never above MAXIMUM TRANSFER LENGTH, so an
     /// initiator can pre-fill or read back any range it may WRITE SAME (libiscsi WriteSame16.Unmap does).
@@ -92,5 +101,14 @@ public struct LogicalUnitInfo: Sendable, Hashable {
         self.vendor = vendor
         self.product = product
         self.revision = revision
+    }
+}
+
+extension LogicalUnitInfo {
+    /// Sets the three SBC-4 §6.6.4 atomic fields the parser and the Block Limits page use (0 = unsupported).
+    public mutating func setAtomicWriteLimits(blocks: UInt32) {
+        maximumAtomicTransferBlocks = blocks
+        atomicAlignment = blocks
+        atomicTransferLengthGranularity = blocks
     }
 }

@@ -65,7 +65,7 @@ extension SCSIOpcode {
             return .read
         case .write6, .write10, .write12, .write16, .writeAndVerify10, .writeAndVerify12, .writeAndVerify16,
              .writeSame10, .writeSame16, .unmap, .compareAndWrite, .orWrite16, .synchronizeCache10, .synchronizeCache16,
-             .extendedCopy:
+             .extendedCopy, .writeAtomic16:
             // EXTENDED COPY (SPC-4 Table 65): conflicts like a write; the runtime also checks the source (read) and
             // destination (write) logical units of every segment for the same nexus.
             return .write

@@ -1,4 +1,5 @@
-/// COMPARE AND WRITE, ORWRITE, PRE-FETCH, READ DEFECT DATA and PREVENT ALLOW MEDIUM REMOVAL (SBC-3 §5).
+/// COMPARE AND WRITE, ORWRITE, WRITE ATOMIC(16), PRE-FETCH, READ DEFECT DATA and PREVENT ALLOW MEDIUM REMOVAL
+/// (SBC-3 §5, SBC-4 §5.48).
 extension CommandParser {
     static func parseCompareAndWrite(_ c: CDB, unit: LogicalUnitInfo) throws(SenseReason) -> ParsedCommand {
         // SBC-3 §5.3: WRPROTECT ≠ 0 without protection information → INVALID FIELD IN CDB.
@@ -25,6 +26,41 @@ extension CommandParser {
         try checkRange(lba: fields.lba, blocks: fields.blocks, unit: unit)
         if unit.readOnly { throw .writeProtected }
         return ParsedCommand(command: .orWrite(lba: fields.lba, blocks: fields.blocks, fua: fields.fua),
+                             direction: .toTarget, transferLength: bytes)
+    }
+
+    /// WRITE ATOMIC(16) (SBC-4 §5.48): byte 1 WRPROTECT/DPO/FUA, bytes 2–9 LBA, 10–11 ATOMIC BOUNDARY, 12–13
+    /// TRANSFER LENGTH (16 bits), byte 14 GROUP NUMBER.
+    static func parseWriteAtomic16(_ c: CDB, unit: LogicalUnitInfo) throws(SenseReason) -> ParsedCommand {
+        let maximum = unit.maximumAtomicTransferBlocks
+        // SBC-4 §6.6.4: MAXIMUM ATOMIC TRANSFER LENGTH 0 = the unit does not support WRITE ATOMIC; SPC-4 §4.2.5.1:
+        // an operation code the logical unit does not support → INVALID COMMAND OPERATION CODE.
+        guard maximum != 0 else { throw .invalidCommandOperationCode }
+        // SBC-4 §5.48.2: WRPROTECT ≠ 0 without protection information → INVALID FIELD IN CDB.
+        if c[1] >> 5 != 0 { throw .invalidFieldInCDBAt(byte: 1, bit: 7) }
+        let lba = c.be64(2)
+        let blocks = UInt32(c.be16(12))
+        // SBC-4 §4.5: the range is checked first, as for WRITE(16) — an atomic write past the end is LOGICAL
+        // BLOCK ADDRESS OUT OF RANGE whatever its length (libiscsi WriteAtomic16.BeyondEol).
+        try checkRange(lba: lba, blocks: blocks, unit: unit)
+        // SBC-4 §5.48.2: a non-zero ATOMIC BOUNDARY needs MAXIMUM ATOMIC BOUNDARY SIZE ≠ 0, which we report as 0.
+        if c.be16(10) != 0 { throw .invalidFieldInCDBAt(byte: 10, bit: 7) }
+        // SBC-4 §5.48.2: TRANSFER LENGTH > MAXIMUM ATOMIC TRANSFER LENGTH → INVALID FIELD IN CDB.
+        if blocks > maximum { throw .invalidFieldInCDBAt(byte: 12, bit: 7) }
+        // SBC-4 §5.48.2: an LBA that is not a multiple of ATOMIC ALIGNMENT → INVALID FIELD IN CDB.
+        if unit.atomicAlignment > 1 && lba % UInt64(unit.atomicAlignment) != 0 {
+            throw .invalidFieldInCDBAt(byte: 2, bit: 7)
+        }
+        // SBC-4 §5.48.2: a TRANSFER LENGTH that is not a multiple of ATOMIC TRANSFER LENGTH GRANULARITY → INVALID
+        // FIELD IN CDB.
+        if unit.atomicTransferLengthGranularity > 1 && blocks % unit.atomicTransferLengthGranularity != 0 {
+            throw .invalidFieldInCDBAt(byte: 12, bit: 7)
+        }
+        let bytes = try transferBytes(blocks: blocks, unit: unit)
+        // SBC-3 §4.13: a write-protected medium → DATA PROTECT / WRITE PROTECTED.
+        if unit.readOnly { throw .writeProtected }
+        // DPO is a cache hint (MODE SENSE reports DPOFUA = 1); FUA: GOOD only once the data is stable.
+        return ParsedCommand(command: .writeAtomic(lba: lba, blocks: blocks, fua: c[1] & 0x08 != 0),
                              direction: .toTarget, transferLength: bytes)
     }
 
@@ -57,7 +93,7 @@ extension CommandParser {
         return ParsedCommand(command: .emulated(.preventAllowMediumRemoval), direction: .none, transferLength: 0)
     }
 
-    static func parseMaintenanceIn(_ c: CDB) throws(SenseReason) -> ParsedCommand {
+    static func parseMaintenanceIn(_ c: CDB, unit: LogicalUnitInfo) throws(SenseReason) -> ParsedCommand {
         // SPC-4 §6.35: only REPORT SUPPORTED OPERATION CODES; other service actions → INVALID FIELD IN CDB.
         guard c[1] & 0x1F == SCSIOpcode.reportSupportedOpcodesServiceAction else { throw .invalidFieldInCDB }
         guard let options = ReportOpcodesRequest.Options(rawValue: c[2] & 0x07) else {
@@ -67,7 +103,7 @@ extension CommandParser {
             includeTimeouts: c[2] & 0x80 != 0, options: options, requestedOpcode: c[3],
             requestedServiceAction: c.be16(4), allocationLength: c.be32(6))
         // Validate the requested command now: an unsupported combination fails before any data moves.
-        _ = try Emulator.reportSupportedOpcodes(request)
+        _ = try Emulator.reportSupportedOpcodes(request, commands: Emulator.supportedCommands(for: unit))
         return ParsedCommand(command: .emulated(.reportSupportedOpcodes(request)), direction: .fromTarget,
                              transferLength: request.allocationLength)
     }

@@ -40,6 +40,10 @@ public enum SCSICommand: Sendable, Hashable {
     case compareAndWrite(lba: UInt64, blocks: UInt32, fua: Bool)
     /// ORWRITE(16) (SBC-3 §5.9, ORPROTECT 0): medium = medium OR data-out, atomically per range.
     case orWrite(lba: UInt64, blocks: UInt32, fua: Bool)
+    /// WRITE ATOMIC(16) (SBC-4 §5.48): `blocks` blocks written all-or-nothing — against every other command
+    /// touching the range and across power loss. The parser has checked `blocks` against the unit's atomic
+    /// limits (MAXIMUM ATOMIC TRANSFER LENGTH, ATOMIC ALIGNMENT, ATOMIC TRANSFER LENGTH GRANULARITY).
+    case writeAtomic(lba: UInt64, blocks: UInt32, fua: Bool)
     /// PRE-FETCH(10/16) (SBC-3 §5.10/§5.11): a cache hint; answered CONDITION MET.
     case prefetch(lba: UInt64, blocks: UInt32)
     /// SPC-2 RESERVE(6)/(10) of the whole logical unit (third-party and extents are rejected).

@@ -42,6 +42,9 @@ public enum SCSIOpcode: UInt8, Sendable, Hashable, CaseIterable {
     case prefetch16 = 0x90
     case synchronizeCache16 = 0x91
     case writeSame16 = 0x93
+    /// WRITE ATOMIC(16) (SBC-4 §5.48); supported only by units whose Block Limits report a MAXIMUM ATOMIC
+    /// TRANSFER LENGTH (otherwise INVALID COMMAND OPERATION CODE, as for any unsupported command).
+    case writeAtomic16 = 0x9C
     /// SERVICE ACTION IN(16): READ CAPACITY(16) (10h) and GET LBA STATUS (12h).
     case serviceActionIn16 = 0x9E
     case reportLUNs = 0xA0

@@ -94,7 +94,8 @@ extension Emulator {
         return data
     }
 
-    /// SBC-3 §6.5.3 Block Limits, PAGE LENGTH 3Ch (the SBC-3 size libiscsi requires).
+    /// SBC-3 §6.5.3 / SBC-4 §6.6.4 Block Limits, PAGE LENGTH 3Ch (the SBC-3 size libiscsi requires; SBC-4 fills its
+    /// last 20 bytes with the atomic write limits).
     static func blockLimits(_ unit: LogicalUnitInfo) -> [UInt8] {
         // WSNZ = 0 (WRITE SAME with 0 blocks = to the end); MAXIMUM COMPARE AND WRITE LENGTH.
         var data: [UInt8] = [0x00, unit.maximumCompareAndWriteBlocks]
@@ -113,7 +114,14 @@ extension Emulator {
             data.appendZeros(16)
         }
         data.appendBE64(unit.effectiveMaximumWriteSameBlocks)  // MAXIMUM WRITE SAME LENGTH
-        data.appendZeros(0x3C - data.count)           // atomic write limits: none
+        // SBC-4 §6.6.4 atomic write limits (all 0 = WRITE ATOMIC not supported): MAXIMUM ATOMIC TRANSFER LENGTH,
+        // ATOMIC ALIGNMENT, ATOMIC TRANSFER LENGTH GRANULARITY; no atomic boundaries (MAXIMUM ATOMIC TRANSFER
+        // LENGTH WITH ATOMIC BOUNDARY 0, MAXIMUM ATOMIC BOUNDARY SIZE 0).
+        let atomic = unit.maximumAtomicTransferBlocks != 0
+        data.appendBE32(unit.maximumAtomicTransferBlocks)
+        data.appendBE32(atomic ? unit.atomicAlignment : 0)
+        data.appendBE32(atomic ? unit.atomicTransferLengthGranularity : 0)
+        data.appendZeros(0x3C - data.count)
         return data
     }
 

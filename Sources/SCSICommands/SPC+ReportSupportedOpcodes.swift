@@ -71,6 +71,9 @@ extension Emulator {
             SupportedCommand(opcode: 0x90, serviceAction: nil, usage: rw16(0x90, 0x02)),
             SupportedCommand(opcode: 0x91, serviceAction: nil, usage: rw16(0x91, 0x02)),
             SupportedCommand(opcode: 0x93, serviceAction: nil, usage: rw16(0x93, 0xFF)),
+            // SBC-4 §5.48 WRITE ATOMIC(16): WRPROTECT/DPO/FUA, LBA, ATOMIC BOUNDARY, 16-bit TRANSFER LENGTH.
+            SupportedCommand(opcode: 0x9C, serviceAction: nil,
+                             usage: [0x9C, 0xF8, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x04]),
             SupportedCommand(opcode: 0x9E, serviceAction: UInt16(SCSIOpcode.readCapacity16ServiceAction),
                              usage: [0x9E, 0x1F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x04]),
             SupportedCommand(opcode: 0x9E, serviceAction: UInt16(SCSIOpcode.getLBAStatusServiceAction),
@@ -86,6 +89,13 @@ extension Emulator {
         ]
         return list
     }()
+
+    /// The commands `unit` supports: WRITE ATOMIC(16) only when its MAXIMUM ATOMIC TRANSFER LENGTH is not 0
+    /// (SBC-4 §6.6.4), so REPORT SUPPORTED OPERATION CODES agrees with what the parser accepts.
+    public static func supportedCommands(for unit: LogicalUnitInfo) -> [SupportedCommand] {
+        if unit.maximumAtomicTransferBlocks != 0 { return supportedCommands }
+        return supportedCommands.filter { $0.opcode != SCSIOpcode.writeAtomic16.rawValue }
+    }
 
     /// Opcodes whose commands are told apart by a service action (SPC-4 §6.35.1: SERVACTV).
     static func hasServiceActions(_ opcode: UInt8) -> Bool {
@@ -106,7 +116,10 @@ extension Emulator {
 
     /// Builds the parameter data, or throws INVALID FIELD IN CDB for a reporting option that does not
     /// fit the requested opcode (SPC-4 §6.35.1 Table 273).
-    public static func reportSupportedOpcodes(_ request: ReportOpcodesRequest) throws(SenseReason) -> [UInt8] {
+    public static func reportSupportedOpcodes(
+        _ request: ReportOpcodesRequest, commands: [SupportedCommand] = supportedCommands
+    ) throws(SenseReason) -> [UInt8] {
+        let supportedCommands = commands
         if request.options == .all {
             var body: [UInt8] = []
             for command in supportedCommands {

@@ -12,9 +12,11 @@ func truncatedCDBs(_ opcode: SCSIOpcode) {
     if opcode == .writeSame10 || opcode == .writeSame16 { full[opcode == .writeSame10 ? 8 : 13] = 1 }
     if opcode == .persistentReserveOut { full[8] = 24 }
     if opcode == .maintenanceIn { full[1] = 0x0C }
-    #expect((try? CommandParser.parse(full, unit: disk)) != nil, "full-length \(opcode) should parse")
+    // WRITE ATOMIC(16) parses only on a unit that reports atomic limits (SBC-4 §6.6.4).
+    let unit = opcode == .writeAtomic16 ? atomicDisk : disk
+    #expect((try? CommandParser.parse(full, unit: unit)) != nil, "full-length \(opcode) should parse")
     for length in 1..<opcode.cdbLength {
-        #expect(parseResult(Array(full.prefix(length))) == .failure(.invalidFieldInCDB), "\(opcode) length \(length)")
+        #expect(parseResult(Array(full.prefix(length)), unit: unit) == .failure(.invalidFieldInCDB), "\(opcode) length \(length)")
     }
 }
 
@@ -38,6 +40,11 @@ let fuzzUnits: [LogicalUnitInfo] = [
                     physicalBlockExponent: 0xFF, maximumTransferBlocks: 0, optimalTransferBlocks: UInt32.max,
                     mediumRotationRate: 0xFFFF, vendor: "", product: "", revision: ""),
     LogicalUnitInfo(lun: 1, blockSize: 0, blockCount: 0, maximumTransferBlocks: UInt32.max),
+    atomicDisk,
+    alignedAtomicDisk,
+    { var u = LogicalUnitInfo(lun: 2, blockSize: 4096, blockCount: UInt64.max, maximumTransferBlocks: 0)
+      u.setAtomicWriteLimits(blocks: UInt32.max)
+      return u }(),
 ]
 
 @Test("10k seeded random CDBs: only SenseReason errors, consistent results, executable output")
@@ -88,6 +95,10 @@ func randomCDBs() throws {
             case .compareAndWrite(let lba, let blocks, _), .orWrite(let lba, let blocks, _):
                 if blocks > 0 { #expect(lba < unit.blockCount && unit.blockCount - lba >= UInt64(blocks)) }
                 #expect(!unit.readOnly)
+            case .writeAtomic(let lba, let blocks, _):
+                // SBC-4 §5.48: only within the unit's atomic limits (never on a unit that reports none).
+                if blocks > 0 { #expect(lba < unit.blockCount && unit.blockCount - lba >= UInt64(blocks)) }
+                #expect(blocks <= unit.maximumAtomicTransferBlocks && !unit.readOnly)
             case .unmap, .reserve, .release, .persistentReserveIn, .persistentReserveOut, .extendedCopy, .receiveCopyResults:
                 break
             }
