@@ -57,6 +57,11 @@ let package = Package(
             "ISCSITarget", "ISCSIWire", "IETConfig", "LinuxIO", "SCSICommands",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Hostile peers, fault injection (docs/hardening.md).
+        .testTarget(name: "HostileTests", dependencies: [
+            "ISCSITarget", "ISCSIWire", "IETConfig", "LinuxIO", "BlockStore",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

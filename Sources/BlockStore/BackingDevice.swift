@@ -199,6 +199,16 @@ extension BackingDevice {
     /// Files use `lseek(SEEK_DATA/SEEK_HOLE)`; block devices, null devices and file systems without hole
     /// reporting answer "mapped up to the end". A metadata lookup, cheap enough for the loop thread.
     /// - Returns: nil when `offset` is at or past the end of the device.
+    /// Flushes written data to stable storage, blocking (`fdatasync`). For shutdown only, never on an
+    /// event loop's I/O path. Returns the errno on failure.
+    public func synchronize() -> Int32? {
+        guard kind != .null, !readOnly else { return nil }
+        for f in Set([fd, bufferedFD]) where f >= 0 {
+            if Glibc.fdatasync(f) != 0 { return errno }
+        }
+        return nil
+    }
+
     public func allocationExtent(at offset: UInt64) -> (mapped: Bool, length: UInt64)? {
         guard offset < sizeInBytes, offset <= UInt64(Int64.max) else { return nil }
         let rest = sizeInBytes - offset

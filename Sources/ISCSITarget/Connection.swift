@@ -594,7 +594,7 @@ final class Connection: EventHandler {
 
     // MARK: - Full feature phase
 
-    private enum Admission { case accept, hold, drop }
+    enum Admission { case accept, hold, drop }
 
     /// RFC 7143 §4.2.2.1: CmdSN window. Immediate PDUs bypass it; non-immediate ones must fall within
     /// [ExpCmdSN, MaxCmdSN] (serial arithmetic, RFC 1982); outside → silently ignored.
@@ -635,9 +635,9 @@ final class Connection: EventHandler {
             switch sink {
             case .buffer(let task, _, let limit):
                 task.dataOutReceived += min(dataLength, limit)
-                progress(task)
+                applyAdmission(task)
             case .discardFor(let task):
-                progress(task)
+                applyAdmission(task)
             case .scratch, .discard:
                 break // rejected or dropped at header time
             }
@@ -736,22 +736,20 @@ final class Connection: EventHandler {
         } else {
             task.nextR2TOffset = min(firstBurst, task.dataOutLength)
         }
-        task.unsolicitedLimit = params.initialR2T ? immediateDataLength : max(firstBurst, immediateDataLength)
-        tasks[cmd.initiatorTaskTag] = task
-
-        switch admission {
-        case .accept:
-            if !cmd.immediate { advanceCmdSN() }
-            task.admitted = true
-        case .hold:
-            heldCommands[cmd.cmdSN] = { [weak self, weak task] in
-                guard let self, let task else { return }
-                task.admitted = true
-                self.progress(task)
-            }
-        case .drop:
-            break
+        task.unsolicitedLimit = params.initialR2T ? immediateDataLength : firstBurst
+        // RFC 7143 §13.11/§13.14: immediate data needs ImmediateData=Yes and never exceeds FirstBurstLength.
+        if immediateDataLength > 0 && (!params.immediateData || immediateDataLength > firstBurst) {
+            logger.info("immediate data not allowed or beyond FirstBurstLength", metadata: [
+                "iscsi.itt": "\(cmd.initiatorTaskTag)", "length": "\(immediateDataLength)", "fbl": "\(firstBurst)"])
+            task.sense = .dataPhaseError
+            task.dataOutLength = 0
+            if let b = task.buffer { task.buffer = nil; ctx.pool.give(b) }
         }
+        tasks[cmd.initiatorTaskTag] = task
+        // The CmdSN window decision is made now (it picks the data sink) but applied once the whole PDU
+        // arrived with a good data digest: a command discarded for a digest error keeps its CmdSN, so the
+        // initiator's retry with the same CmdSN is accepted (RFC 7143 §7.8, §7.2.1).
+        task.admission = admission
         if immediateDataLength > 0, task.dataOutLength > 0, task.sense == nil, task.buffer != nil {
             // Immediate data beyond what we accept (EDTL or the CDB) is dropped.
             return .buffer(task, offset: 0, limit: min(immediateDataLength, task.dataOutLength))
@@ -759,6 +757,25 @@ final class Connection: EventHandler {
         // No immediate data, or data we will not use (error already decided): continue with the task
         // once the PDU is consumed.
         return .discardFor(task)
+    }
+
+    /// Applies the CmdSN window decision taken at header time (RFC 7143 §4.2.2.1).
+    private func applyAdmission(_ task: SCSITask) {
+        let cmd = task.pdu
+        switch task.admission {
+        case .accept:
+            if !cmd.immediate { advanceCmdSN() }
+            task.admitted = true
+            progress(task)
+        case .hold:
+            heldCommands[cmd.cmdSN] = { [weak self, weak task] in
+                guard let self, let task else { return }
+                task.admitted = true
+                self.progress(task)
+            }
+        case .drop, .none:
+            releaseTask(task)
+        }
     }
 
     private func sinkForDataOut(_ d: DataOut, bhs: [UInt8], dataLength: Int) -> DataSink {
@@ -780,7 +797,7 @@ final class Connection: EventHandler {
         }
         if d.targetTransferTag == reservedTag {
             // Unsolicited Data-Out must stay within FirstBurstLength.
-            guard let params, !params.initialR2T, offset + dataLength <= max(task.unsolicitedLimit, Int(params.firstBurstLength)) else {
+            guard let params, !params.initialR2T, offset + dataLength <= Int(params.firstBurstLength) else {
                 sendReject(reason: 0x04, bhs: bhs)
                 return .discard
             }

@@ -15,6 +15,8 @@ public struct ServerSettings: Sendable {
     /// Connections in total / still logging in.
     public var maxConnections: Int = 4096
     public var maxConnectionsInLogin: Int = 256
+    /// Connections still logging in from one peer address (IET allowed 32 in login in total).
+    public var maxConnectionsInLoginPerHost: Int = 64
     /// Bytes of responses queued for a peer before we stop reading from it (back-pressure).
     public var maxQueuedBytesPerConnection: Int = 32 << 20
     /// Bytes of data buffers a connection's commands may hold at once; beyond it → TASK SET FULL (SAM-5 §5.3).

@@ -36,6 +36,8 @@ final class SCSITask {
     /// Bytes for emulated commands' data-in.
     var emulatedData: [UInt8]?
 
+    /// CmdSN window decision taken at header time, applied when the PDU is complete.
+    var admission: Connection.Admission?
     /// Set when the command was admitted to execution (CmdSN window).
     var admitted = false
     var executing = false

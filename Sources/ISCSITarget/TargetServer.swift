@@ -49,6 +49,13 @@ public enum TargetBuilder {
                 do {
                     let unit = try LogicalUnit.open(lc)
                     units[lc.lun] = unit
+                    // Test-only fault injection (ISCSI_TARGET_FAULTS, docs/hardening.md); off unless set.
+                    let faults = FaultInjection.attachFromEnvironment(to: unit.device)
+                    if !faults.rules.isEmpty || !faults.invalid.isEmpty {
+                        logger.warning("fault injection active", metadata: [
+                            "iscsi.target": "\(tc.name)", "scsi.lun": "\(lc.lun)",
+                            "rules": "\(faults.rules.count)", "invalid": "\(faults.invalid)"])
+                    }
                     logger.info("LUN ready", metadata: [
                         "iscsi.target": "\(tc.name)", "scsi.lun": "\(lc.lun)", "type": "\(lc.type.rawValue)",
                         "path": "\(lc.path ?? "-")", "blocks": "\(unit.info.blockCount)", "blocksize": "\(unit.info.blockSize)",
@@ -78,6 +85,8 @@ public final class TargetServer: Sendable {
         var roundRobin = 0
         var connectionCount = 0
         var loginCount = 0
+        /// Connections still logging in, per peer address (one host cannot take every login slot).
+        var loginsByHost: [String: Int] = [:]
         var stopping = false
     }
     private let shared = Mutex(Shared())
@@ -147,9 +156,11 @@ public final class TargetServer: Sendable {
     /// Called on loop 0 for each accepted socket: hands it to the next loop (round robin).
     fileprivate func accepted(fd: Int32, peer: SocketAddress, listener: SocketAddress) {
         let (id, index, refuse) = shared.withLock { s -> (UInt64, Int, Bool) in
-            if s.stopping || s.connectionCount >= settings.maxConnections || s.loginCount >= settings.maxConnectionsInLogin {
+            if s.stopping || s.connectionCount >= settings.maxConnections || s.loginCount >= settings.maxConnectionsInLogin
+                || s.loginsByHost[peer.host, default: 0] >= settings.maxConnectionsInLoginPerHost {
                 return (0, 0, true)
             }
+            s.loginsByHost[peer.host, default: 0] += 1
             let id = s.nextConnection
             s.nextConnection &+= 1
             let index = s.roundRobin % loops.count
@@ -173,8 +184,13 @@ public final class TargetServer: Sendable {
             conn.addCloseHandler { [self] in
                 shared.withLock { $0.connectionCount -= 1 }
             }
+            let host = peer.host
             conn.onLoginFinished = { [self] in
-                shared.withLock { $0.loginCount -= 1 }
+                shared.withLock { s in
+                    s.loginCount -= 1
+                    let left = s.loginsByHost[host, default: 1] - 1
+                    s.loginsByHost[host] = left > 0 ? left : nil
+                }
             }
             do {
                 try conn.start()
@@ -214,7 +230,17 @@ public final class TargetServer: Sendable {
             }
             done.wait(timeoutSeconds: 30)
         }
+        // Everything acknowledged is now on its way; make write-back (IOMode=wb) data stable too.
+        for t in registry.allTargets {
+            for (lun, u) in t.units {
+                if let e = u.device.synchronize() {
+                    logger.error("flush at shutdown failed", metadata: ["iscsi.target": "\(t.name)", "scsi.lun": "\(lun)", "errno": "\(e)"])
+                }
+            }
+        }
         for loop in loops { loop.stop() }
+        // Join the loop threads so nothing of ours runs after stop() returns (unless called from a loop).
+        for loop in loops where !loop.isInLoopThread { loop.waitUntilStopped() }
     }
 
     /// Applies a new configuration (SIGHUP / `iscsi-targetadm reload`): unchanged LUNs keep their open

@@ -57,6 +57,9 @@ struct TargetDaemon: ParsableCommand {
     @Option(name: .long, help: "Connections still logging in at once (default 256; IET: 32).")
     var maxLoginConnections: Int = 256
 
+    @Option(name: .long, help: "Connections still logging in at once from one address (default 64).")
+    var maxLoginConnectionsPerHost: Int = 64
+
     @Option(name: .long, help: "Seconds a connection may take to log in (default 30).")
     var loginTimeout: UInt64 = 30
 
@@ -67,7 +70,7 @@ struct TargetDaemon: ParsableCommand {
     var maxBufferMiB: Int = 128
 
     mutating func validate() throws {
-        guard maxConnections >= 1, maxLoginConnections >= 1, loginTimeout >= 1, (1...4096).contains(queueDepth),
+        guard maxConnections >= 1, maxLoginConnections >= 1, maxLoginConnectionsPerHost >= 1, loginTimeout >= 1, (1...4096).contains(queueDepth),
               (1...4096).contains(maxBufferMiB) else {
             throw ValidationError("limits must be positive (queue depth 1...4096, buffers 1...4096 MiB)")
         }
@@ -132,6 +135,7 @@ struct TargetDaemon: ParsableCommand {
         var settings = ServerSettings()
         settings.maxConnections = maxConnections
         settings.maxConnectionsInLogin = maxLoginConnections
+        settings.maxConnectionsInLoginPerHost = maxLoginConnectionsPerHost
         settings.loginTimeoutSeconds = loginTimeout
         settings.defaultQueuedCommands = queueDepth
         settings.maxBufferedBytesPerConnection = maxBufferMiB << 20
