@@ -51,6 +51,8 @@ if [ "${SKIP_REALCLIENT:-0}" != 1 ]; then
         timeout 900 "$ROOT/scripts/auth-digest-tests.sh" "$(ours_binary)"
         step "IET drop-in tests (ietd.conf, loop device, ACLs, admin tool, reload under load)"
         timeout 900 "$ROOT/scripts/iet-compat-tests.sh" "$(ours_binary)"
+        step "fuzzing: PDU, login, CDB and ietd.conf targets (FUZZ_SECONDS=${FUZZ_SECONDS:-20} each)"
+        FUZZ_SECONDS="${FUZZ_SECONDS:-20}" timeout 1200 "$ROOT/scripts/fuzz.sh"
         step "durability: SIGKILL during a write stream (IOMode=wt and blockio)"
         ISCSI_TARGETD="$(ours_binary)" timeout 600 "$ROOT/scripts/durability.sh"
         step "soak: 64 sessions x QD8 verified I/O (SOAK_SECONDS=${SOAK_SECONDS:-60}) + 1000 idle sessions"
