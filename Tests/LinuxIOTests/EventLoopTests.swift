@@ -101,10 +101,14 @@ import Testing
                     drainFD(mine.read)
                     guard !fired else { return }
                     fired = true
-                    // Remove the other registration, close its fd and reuse the number for a new pipe.
+                    // Remove the other registration and reuse its fd number for a new pipe. dup2 replaces the
+                    // old file atomically, so no concurrently running test can grab the number in between.
                     if let r = regs[other.read] { loop.deregister(r) }
-                    close(other.read); close(other.write)
-                    let fresh = makePipe()
+                    close(other.write)
+                    let made = makePipe()
+                    _ = dup2(made.read, other.read)
+                    close(made.read)
+                    let fresh = (read: other.read, write: made.write)
                     newFD = fresh.read
                     writeByte(fresh.write)
                     var freshReg: Registration?
