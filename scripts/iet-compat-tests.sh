@@ -325,7 +325,13 @@ if [ -n "$PERF_PID" ]; then
         if wait "$QLOOP"; then pass qemu-img-reads-across-reload
         else fail qemu-img-reads-across-reload "$(tail -2 "$WORK/qemu-loop.out")"; fi
     fi
-    sleep 1
+    # Let iscsi-perf report a few seconds in all (bounded: at most 15 s), so that a fast run of the
+    # reload steps above still gives it enough progress lines to judge.
+    for ((w = 0; w < 30; w++)); do
+        [ "$(tr '\r' '\n' <"$WORK/perf.out" | grep -c 'iops current')" -ge 4 ] && break
+        kill -0 "$PERF_PID" 2>/dev/null || break
+        sleep 0.5
+    done
     if kill -0 "$PERF_PID" 2>/dev/null; then
         kill -INT "$PERF_PID" 2>/dev/null
         wait "$PERF_PID" 2>/dev/null
