@@ -709,7 +709,12 @@ final class Connection: EventHandler {
         // TASK SET FULL (SAM-5 §5.3.3) and the initiator retries later.
         if let parsed = task.parsed, parsed.transferLength > 0 {
             let need = Int(parsed.transferLength)
-            if bytesCommitted + need > ctx.settings.maxBufferedBytesPerConnection && bytesCommitted > 0 {
+            if need > ctx.settings.maxBufferedBytesPerConnection || need > IOBufferPool.maxBufferSize {
+                // A single command larger than the whole budget can never run: refuse it instead of
+                // allocating (the parser bounds READ/WRITE by the Block Limits maximum already).
+                task.sense = .invalidFieldInCDB
+                task.parsed = nil
+            } else if bytesCommitted + need > ctx.settings.maxBufferedBytesPerConnection && bytesCommitted > 0 {
                 task.statusOnly = .taskSetFull
                 task.parsed = nil
             } else {
