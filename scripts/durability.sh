@@ -23,17 +23,7 @@ DUR_DIR=${DUR_DIR:-/var/tmp}
 DUR_LUN_TYPE=${DUR_LUN_TYPE:-fileio}
 DUR_LUN_MIB=${DUR_LUN_MIB:-256}
 PORT=${PORT:-3362}
-if [ -z "${ISCSI_TARGETD:-}" ]; then
-    for b in "$ROOT/.build/release/iscsi-targetd" "$ROOT/.build/debug/iscsi-targetd"; do
-        [ -x "$b" ] && { ISCSI_TARGETD=$b; break; }
-    done
-fi
-export ISCSI_TARGETD=${ISCSI_TARGETD:-$ROOT/.build/release/iscsi-targetd}
-if [ ! -x "$ISCSI_TARGETD" ]; then
-    echo "SKIP durability: no iscsi-targetd binary (swift build, or set ISCSI_TARGETD)"
-    echo "0 passed, 0 failed"
-    exit 0
-fi
+require_ours_binary durability
 CLIENT=(python3 "$ROOT/scripts/iscsi_client.py")
 TARGET=iqn.2026-11.org.example:durability
 

@@ -97,6 +97,22 @@ stop_pid() {
 
 ours_binary() { echo "${ISCSI_TARGETD:-$ROOT/.build/release/iscsi-targetd}"; }
 
+# require_ours_binary NAME: exports ISCSI_TARGETD (the given one, else the release build, else the debug
+# build); when none exists prints "SKIP NAME: ..." and a zero count line, then exits 0.
+require_ours_binary() {
+    if [ -z "${ISCSI_TARGETD:-}" ]; then
+        for b in "$ROOT/.build/release/iscsi-targetd" "$ROOT/.build/debug/iscsi-targetd"; do
+            [ -x "$b" ] && { ISCSI_TARGETD=$b; break; }
+        done
+    fi
+    export ISCSI_TARGETD=${ISCSI_TARGETD:-$ROOT/.build/release/iscsi-targetd}
+    if [ ! -x "$ISCSI_TARGETD" ]; then
+        echo "SKIP $1: no iscsi-targetd binary (swift build -c release, or set ISCSI_TARGETD)"
+        echo "0 passed, 0 failed"
+        exit 0
+    fi
+}
+
 start_target() {
     local which=$1 port=$2 dir=$3; shift 3
     case "$which" in

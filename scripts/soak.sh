@@ -29,17 +29,7 @@ SOAK_DIR=${SOAK_DIR:-/dev/shm}
 SOAK_LUN_TYPE=${SOAK_LUN_TYPE:-fileio}
 SOAK_LUN_MIB=${SOAK_LUN_MIB:-1024}
 PORT=${PORT:-3360}
-if [ -z "${ISCSI_TARGETD:-}" ]; then
-    for b in "$ROOT/.build/release/iscsi-targetd" "$ROOT/.build/debug/iscsi-targetd"; do
-        [ -x "$b" ] && { ISCSI_TARGETD=$b; break; }
-    done
-fi
-export ISCSI_TARGETD=${ISCSI_TARGETD:-$ROOT/.build/release/iscsi-targetd}
-if [ ! -x "$ISCSI_TARGETD" ]; then
-    echo "SKIP soak: no iscsi-targetd binary (swift build -c release, or set ISCSI_TARGETD)"
-    echo "0 passed, 0 failed"
-    exit 0
-fi
+require_ours_binary soak
 CLIENT=(python3 "$ROOT/scripts/iscsi_client.py")
 TARGET=iqn.2026-11.org.example:soak
 
