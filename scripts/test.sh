@@ -3,7 +3,8 @@
 #   1. installs missing Debian packages when run as root (scripts/lib.sh PACKAGES),
 #   2. swift build -c release (the daemon the real initiators talk to),
 #   3. swift test (unit + integration tests; Swift Testing / XCTest summary printed),
-#   4. scripts/realclient-tests.sh against our daemon (libiscsi tools, iscsi-test-cu, QEMU).
+#   4. scripts/realclient-tests.sh against our daemon (libiscsi tools, iscsi-test-cu, QEMU), then
+#      scripts/conformance.sh (the whole iscsi-test-cu ALL family) and the other real-client suites.
 # Each step is bounded by a timeout; the first failing step is named and the script exits non-zero.
 #   SKIP_SWIFT_TEST=1   skip step 3      SKIP_REALCLIENT=1  skip step 4 (and 5-7)
 #   SKIP_GUEST=1        skip the QEMU guest (open-iscsi) scenarios
@@ -47,6 +48,8 @@ if [ "${SKIP_REALCLIENT:-0}" != 1 ]; then
     step "real-initiator tests (TARGET=$TARGET)"
     TARGET=$TARGET timeout 1800 "$ROOT/scripts/realclient-tests.sh"
     if [ "$TARGET" = ours ]; then
+        step "conformance: iscsi-test-cu --dataloss -v -t ALL URL URL (fileio LUN, counts printed)"
+        timeout 1800 "$ROOT/scripts/conformance.sh"
         step "CHAP and digest tests (libiscsi)"
         timeout 900 "$ROOT/scripts/auth-digest-tests.sh" "$(ours_binary)"
         step "IET drop-in tests (ietd.conf, loop device, ACLs, admin tool, reload under load)"
