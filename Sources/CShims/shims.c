@@ -159,6 +159,32 @@ int cshims_io_getevents_nowait(io_context_t ctx, long max, struct io_event *even
     return io_getevents(ctx, 0, max, events, &zero);
 }
 
+/* The kernel's completion ring header (fs/aio.c struct aio_ring), mapped read-write into our address space at
+ * the io_context_t address. The kernel produces at `tail`; the consumer advances `head` (the kernel reads it
+ * back to account free slots). */
+struct cshims_aio_ring {
+    unsigned id, nr, head, tail, magic, compat_features, incompat_features, header_length;
+    struct io_event io_events[];
+};
+#define CSHIMS_AIO_RING_MAGIC 0xa10a10a1u
+
+int cshims_io_getevents_user(io_context_t ctx, long max, struct io_event *events) {
+    struct cshims_aio_ring *ring = (struct cshims_aio_ring *)ctx;
+    if (ring == NULL || ring->magic != CSHIMS_AIO_RING_MAGIC || ring->incompat_features != 0 || ring->nr == 0)
+        return cshims_io_getevents_nowait(ctx, max, events);
+    unsigned nr = ring->nr;
+    unsigned head = __atomic_load_n(&ring->head, __ATOMIC_RELAXED);
+    unsigned tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);  /* pairs with the kernel's smp_wmb */
+    if (head >= nr || tail >= nr) return cshims_io_getevents_nowait(ctx, max, events);
+    long n = 0;
+    while (head != tail && n < max) {
+        events[n++] = ring->io_events[head];
+        head = head + 1 == nr ? 0 : head + 1;
+    }
+    if (n > 0) __atomic_store_n(&ring->head, head, __ATOMIC_RELEASE);  /* events copied before the slots are freed */
+    return (int)n;
+}
+
 void cshims_io_prep(struct iocb *cb, int cmd, int fd, void *buf, size_t len, int64_t offset,
                     int rw_flags, int resfd, uint64_t tag) {
     memset(cb, 0, sizeof *cb);

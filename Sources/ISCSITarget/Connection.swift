@@ -1231,13 +1231,30 @@ final class Connection: EventHandler {
     private func enqueue(_ pdu: TargetPDU, data: UnsafeRawBufferPointer?, owner: AnyObject?, onSent: (() -> Void)?) {
         guard !closed else { return }
         let length = data?.count ?? 0
-        let bhs = pdu.encodeBHS(dataSegmentLength: length)
-        let header = headerDigest ? PDUEncoder.headerBytes(bhs: bhs, ahs: [], dataSegmentLength: length, headerDigest: true) : bhs
-        var trailer: [UInt8] = []
-        if let data, length > 0 {
-            trailer = PDUEncoder.trailerBytes(data: data, dataDigest: dataDigest)
+        let item = tx.makePDU()
+        // The BHS is encoded straight into the PDU's slot (no per-PDU array).
+        pdu.encodeBHS(into: item.storage, dataSegmentLength: length)
+        item.headerLength = BHS.size
+        if headerDigest {
+            // RFC 7143 §13.1: the header digest covers the BHS (no AHS here); sent least-significant byte first.
+            let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: item.storage, count: BHS.size))
+            item.storage.storeBytes(of: crc.littleEndian, toByteOffset: BHS.size, as: UInt32.self)
+            item.headerLength += 4
         }
-        let item = OutgoingPDU(header: header, data: data, trailer: trailer, owner: owner)
+        if let data, length > 0 {
+            // RFC 7143 §11.1: the data segment is padded to 4 bytes; the data digest covers data and padding.
+            let pad = paddedLength(length) - length
+            let t = item.trailer
+            t.initializeMemory(as: UInt8.self, repeating: 0, count: pad)
+            item.trailerLength = pad
+            if dataDigest {
+                let crc = CRC32C.finalize(CRC32C.update(CRC32C.update(CRC32C.initial, data), zeroBytes: pad))
+                t.storeBytes(of: crc.littleEndian, toByteOffset: pad, as: UInt32.self)
+                item.trailerLength += 4
+            }
+        }
+        item.data = data
+        item.owner = owner
         item.onSent = onSent
         tx.append(item)
         scheduleFlush()
@@ -1254,12 +1271,18 @@ final class Connection: EventHandler {
         }
     }
 
+    /// How long an idle loop polls for the next command of an initiator that has none outstanding.
+    static let nextCommandPollNanoseconds: UInt64 = 30_000
+
     private func flush() {
         guard !closed else { return }
         do {
             let done = try tx.flush(fd: fd)
             wantWritable = !done
             if done && closeAfterFlush { close(reason: "closed after final response"); return }
+            // Queue depth 1: the initiator has nothing outstanding and usually sends its next command within
+            // microseconds — poll for it instead of sleeping (EventLoop.pollBriefly; off unless enabled).
+            if done && tasks.isEmpty && isFullFeature { ctx.loop.pollBriefly(for: Connection.nextCommandPollNanoseconds) }
             // Back-pressure: a peer that does not read its responses stops being read from
             // (bounded per-connection buffering), and resumes once the queue drained.
             if readPaused && tx.queuedBytes <= ctx.settings.maxQueuedBytesPerConnection / 2 {

@@ -28,8 +28,16 @@ public final class LogicalUnitState: Sendable {
         var nextToken: UInt64 = 1
     }
     private let state = Mutex(State())
+    /// Lock-free hints for the two checks every command makes (unit attention, reservation conflict) and
+    /// for `preparePersistence`: written under `state`'s lock after every change (`publish`), read without it.
+    /// A command racing a change on another loop sees it on its next command — as if it had arrived first.
+    private let attentionsPending = Atomic<Bool>(false)
+    private let reservationHeld = Atomic<Bool>(false)
+    private let persistencePrepared = Atomic<Bool>(false)
     /// Keeps unlocked reads away from an in-progress WRITE ATOMIC (SCSIExecutor+Atomic.swift, SBC-4 §4.29.3).
-    let atomicWriteGate = AtomicWriteGate()
+    let atomicWriteGate = ExclusionGate()
+    /// Keeps unlocked plain WRITEs away from COMPARE AND WRITE / ORWRITE / WRITE ATOMIC (SBC-3 §5.3).
+    let plainWriteGate = ExclusionGate()
 
     public init() {}
 
@@ -55,7 +63,9 @@ public final class LogicalUnitState: Sendable {
     /// Binds this unit to its state file and restores a saved APTPL state, once. `identity` must be stable
     /// and unique per logical unit (the executor passes the IET ScsiId in hex plus the LUN).
     func preparePersistence(identity: @autoclosure () -> String) {
+        if persistencePrepared.load(ordering: .acquiring) { return }
         state.withLock { s in
+            defer { publish(s) }
             guard !s.persistencePrepared else { return }
             s.persistencePrepared = true
             guard let dir = Self.persistenceDirectory else { return }
@@ -72,12 +82,22 @@ public final class LogicalUnitState: Sendable {
         }
     }
 
+    /// Refreshes the lock-free hints from `s`; call with `state`'s lock held, after a change.
+    private func publish(_ s: State) {
+        attentionsPending.store(!s.unitAttentions.isEmpty, ordering: .releasing)
+        // PersistentReservations.conflicts: no SPC-2 holder and no persistent reservation → no conflict.
+        reservationHeld.store(s.reservations.legacyHolder != nil || s.reservations.reservation != nil,
+                              ordering: .releasing)
+        persistencePrepared.store(s.persistencePrepared, ordering: .releasing)
+    }
+
     // MARK: - Unit attentions
 
     /// Queues a unit attention for every nexus in `nexuses` except `except`.
     public func establishUnitAttention(_ reason: SenseReason, for nexuses: [NexusID], except: NexusID?) {
         let skip = except?.reservationNexus
         state.withLock { s in
+            defer { publish(s) }
             for n in Set(nexuses.map(\.reservationNexus)) where n != skip {
                 // Bounded: the same condition is never queued twice for a nexus.
                 if s.unitAttentions[n]?.contains(reason) == true { continue }
@@ -88,8 +108,10 @@ public final class LogicalUnitState: Sendable {
 
     /// Takes the oldest pending unit attention for `nexus`, if any.
     public func takeUnitAttention(for nexus: NexusID) -> SenseReason? {
+        guard attentionsPending.load(ordering: .acquiring) else { return nil }
         let key = nexus.reservationNexus
         return state.withLock { s in
+            defer { publish(s) }
             guard var list = s.unitAttentions[key], !list.isEmpty else { return nil }
             let first = list.removeFirst()
             s.unitAttentions[key] = list.isEmpty ? nil : list
@@ -101,7 +123,10 @@ public final class LogicalUnitState: Sendable {
     /// (persistent reservations survive) and every I_T nexus — the one that asked included — gets BUS DEVICE
     /// RESET FUNCTION OCCURRED (libiscsi MultipathIO.Reset checks each path).
     public func logicalUnitReset(by nexus: NexusID, knownNexuses: [NexusID]) {
-        state.withLock { s in s.reservations.resetLegacy() }
+        state.withLock { s in
+            s.reservations.resetLegacy()
+            publish(s)
+        }
         let all = knownNexuses.contains(nexus) ? knownNexuses : knownNexuses + [nexus]
         establishUnitAttention(.busDeviceResetFunctionOccurred, for: all, except: nil)
     }
@@ -111,6 +136,7 @@ public final class LogicalUnitState: Sendable {
     public func nexusLost(_ nexus: NexusID) {
         let key = nexus.reservationNexus
         state.withLock { s in
+            defer { publish(s) }
             s.unitAttentions[key] = nil
             s.reservations.nexusLost(key)
         }
@@ -120,6 +146,7 @@ public final class LogicalUnitState: Sendable {
 
     /// SPC-4 §5.12.2: true when a command of class `access` from `nexus` ends in RESERVATION CONFLICT.
     func reservationConflict(_ nexus: NexusID, access: ReservationAccess) -> Bool {
+        guard reservationHeld.load(ordering: .acquiring) else { return false }
         let key = nexus.reservationNexus
         return state.withLock { s in s.reservations.conflicts(key, access: access) }
     }
@@ -130,6 +157,7 @@ public final class LogicalUnitState: Sendable {
         _ body: (inout PersistentReservations) throws(ReservationError) -> (R, PersistentReservations.UnitAttentions)
     ) throws(ReservationError) -> R {
         try state.withLock { s throws(ReservationError) -> R in
+            defer { publish(s) }
             let before = s.reservations
             let (result, attentions) = try body(&s.reservations)
             for (n, reason) in attentions { s.unitAttentions[n, default: []].append(reason) }
@@ -144,6 +172,7 @@ public final class LogicalUnitState: Sendable {
     /// `withReservations` for changes that cannot fail and raise no unit attention.
     func withReservationsNoThrow(_ body: (inout PersistentReservations) -> Void) {
         state.withLock { s in
+            defer { publish(s) }
             let before = s.reservations
             body(&s.reservations)
             if s.reservations != before, let file = s.persistenceFile, s.reservations.persistThroughPowerLoss {
@@ -254,16 +283,5 @@ public final class LogicalUnitState: Sendable {
 
     private static func logInfo(_ line: String) {
         logger.notice("\(line)")
-    }
-}
-
-extension NexusID {
-    /// The reservation-rule view of this nexus (SPC-4 §5.12.1: initiator port + target port).
-    var reservationNexus: ReservationNexus {
-        let tpgt = String(portalGroupTag, radix: 16)
-        return ReservationNexus(
-            initiatorPort: initiatorPortName,
-            targetPort: targetName + ",t,0x" + String(repeating: "0", count: max(0, 4 - tpgt.count)) + tpgt,
-            relativeTargetPortID: portalGroupTag)
     }
 }

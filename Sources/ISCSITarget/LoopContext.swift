@@ -21,6 +21,8 @@ public struct ServerSettings: Sendable {
     public var maxQueuedBytesPerConnection: Int = 32 << 20
     /// Bytes of data buffers a connection's commands may hold at once; beyond it → TASK SET FULL (SAM-5 §5.3).
     public var maxBufferedBytesPerConnection: Int = 128 << 20
+    /// Longest busy-poll window of an idle loop at queue depth 1, in µs (`EventLoop.pollBriefly`); 0 = never poll.
+    public var pollMicroseconds: Int = 50
     public init() {}
 }
 

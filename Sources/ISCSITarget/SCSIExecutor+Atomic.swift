@@ -5,42 +5,45 @@ import Logging
 import SCSICommands
 import Synchronization
 
-/// Keeps reads that run without the range lock away from WRITE ATOMIC(16) (SBC-4 §4.29.3: a command that
-/// overlaps an atomic write sees it entirely or not at all). One per logical unit, shared by all loops.
+/// A Dekker handshake between commands that run without the LU range lock ("shared": plain reads, plain
+/// writes) and the few that must see no such command overlap them ("exclusive"). One gate per purpose per
+/// logical unit, shared by all loops (see `LogicalUnitState`):
 ///
-/// Writers (WRITE, COMPARE AND WRITE, …) already exclude an atomic write through the LU range lock; plain reads
-/// do not lock, so a buffered read could copy a block while the atomic write is half-way through copying it into
-/// the page cache. The gate is a Dekker handshake: a read counts itself, then checks for atomic writers; an atomic
-/// writer (holding its range lock) counts itself, then waits until the counted reads are gone. With sequentially
-/// consistent operations at least one side sees the other, so a read either finished before the atomic write
-/// starts, or takes the range lock (and so runs entirely before or after it).
-final class AtomicWriteGate: Sendable {
-    /// WRITE ATOMIC commands holding their range lock, from before their drain wait to their completion.
-    private let writers = Atomic<Int>(0)
-    /// Reads in flight without the range lock.
-    private let unlockedReads = Atomic<Int>(0)
+/// - reads vs WRITE ATOMIC(16) (SBC-4 §4.29.3: a command that overlaps an atomic write sees it entirely or
+///   not at all) — a buffered read could otherwise copy a block while the atomic write is half-way through;
+/// - plain WRITEs vs COMPARE AND WRITE, ORWRITE and WRITE ATOMIC (SBC-3 §5.3: nothing may write the blocks
+///   between their read and their write / their single write) — so a plain WRITE takes no lock at all while
+///   none of those is active, which keeps a mutex, a dictionary and four closures off the 4K write path.
+///
+/// A shared command counts itself, then checks for exclusive ones; an exclusive command counts itself, takes its
+/// range lock, then waits until the counted shared commands are gone. With sequentially consistent operations
+/// at least one side sees the other, so a shared command either finished before the exclusive one starts, or
+/// takes the range lock (and so runs entirely before or after it).
+final class ExclusionGate: Sendable {
+    /// Exclusive commands from before their drain wait to their completion.
+    private let exclusive = Atomic<Int>(0)
+    /// Shared commands in flight without the range lock.
+    private let shared = Atomic<Int>(0)
 
     init() {}
 
-    /// Registers a read that runs without the range lock. False when an atomic write is in progress: the read
-    /// must then be serialised (range lock) instead, and must not call ``endUnlockedRead()``.
-    func beginUnlockedRead() -> Bool {
-        unlockedReads.wrappingAdd(1, ordering: .sequentiallyConsistent)
-        if writers.load(ordering: .sequentiallyConsistent) == 0 { return true }
-        unlockedReads.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+    /// Registers a command that runs without the range lock. False while an exclusive command is active: the
+    /// command must then be serialised (range lock) instead, and must not call ``endShared()``.
+    func beginShared() -> Bool {
+        shared.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        if exclusive.load(ordering: .sequentiallyConsistent) == 0 { return true }
+        shared.wrappingSubtract(1, ordering: .sequentiallyConsistent)
         return false
     }
 
-    func endUnlockedRead() { unlockedReads.wrappingSubtract(1, ordering: .sequentiallyConsistent) }
+    func endShared() { shared.wrappingSubtract(1, ordering: .sequentiallyConsistent) }
 
-    /// Called by an atomic write once it holds its range lock (never before: a read that waits for writers while
-    /// holding a range lock — EXTENDED COPY — must not wait for a writer that waits for that lock).
-    func beginWrite() { writers.wrappingAdd(1, ordering: .sequentiallyConsistent) }
+    func beginExclusive() { exclusive.wrappingAdd(1, ordering: .sequentiallyConsistent) }
 
-    func endWrite() { writers.wrappingSubtract(1, ordering: .sequentiallyConsistent) }
+    func endExclusive() { exclusive.wrappingSubtract(1, ordering: .sequentiallyConsistent) }
 
-    /// True once no read registered before ``beginWrite()`` is still running.
-    var unlockedReadsDrained: Bool { unlockedReads.load(ordering: .sequentiallyConsistent) == 0 }
+    /// True once no shared command registered before ``beginExclusive()`` is still running.
+    var sharedDrained: Bool { shared.load(ordering: .sequentiallyConsistent) == 0 }
 }
 
 extension LogicalUnit {
@@ -79,14 +82,16 @@ extension SCSIExecutor {
         }
         let stable = fua || unit.writeThrough
         let gate = unit.state.atomicWriteGate
-        withRangeLock(unit, lba: lba, blocks: UInt64(blocks)) { [self] unlock in
-            gate.beginWrite()
+        withRangeLock(unit, lba: lba, blocks: UInt64(blocks), excludingUnlockedWrites: true, failed: completion) { [self] unlock in
+            // Counted only once the range lock is held (never before: a read that waits for atomic writers while
+            // holding a range lock — EXTENDED COPY — must not wait for a writer that waits for that lock).
+            gate.beginExclusive()
             let finish: (SCSIOutcome) -> Void = { outcome in
-                gate.endWrite()
+                gate.endExclusive()
                 unlock()
                 completion(outcome)
             }
-            awaitUnlockedReadsDrained(gate, polls: 0) { [self] drained in
+            awaitSharedDrained(gate, polls: 0) { [self] drained in
                 guard drained else {
                     // Reads that never finish (a hung backing store): nothing was written.
                     logAtomic("write atomic abandoned lba=\(lba) blocks=\(blocks) reason=reads-not-drained")
@@ -104,12 +109,13 @@ extension SCSIExecutor {
         }
     }
 
-    /// Runs `body` once the reads registered without the range lock have finished (polled on this loop, bounded).
-    private func awaitUnlockedReadsDrained(_ gate: AtomicWriteGate, polls: Int, _ body: @escaping (Bool) -> Void) {
-        if gate.unlockedReadsDrained { body(true); return }
+    /// Runs `body` once the commands registered on `gate` without the range lock have finished (polled on this
+    /// loop, bounded); `body(false)` after the bound.
+    func awaitSharedDrained(_ gate: ExclusionGate, polls: Int, _ body: @escaping (Bool) -> Void) {
+        if gate.sharedDrained { body(true); return }
         if polls >= Self.drainPollLimit { body(false); return }
         _ = engine.loop.schedule(after: Self.drainPollNanoseconds) { [self] in
-            awaitUnlockedReadsDrained(gate, polls: polls + 1, body)
+            awaitSharedDrained(gate, polls: polls + 1, body)
         }
     }
 
@@ -121,8 +127,8 @@ extension SCSIExecutor {
                       _ body: @escaping (_ done: @escaping () -> Void) -> Void) {
         guard unit.hasAtomicWrites else { body({}); return }
         let gate = unit.state.atomicWriteGate
-        if gate.beginUnlockedRead() {
-            body({ gate.endUnlockedRead() })
+        if gate.beginShared() {
+            body({ gate.endShared() })
             return
         }
         withRangeLock(unit, lba: lba, blocks: blocks, body)
@@ -135,8 +141,8 @@ extension SCSIExecutor {
                                     _ body: @escaping (_ done: (() -> Void)?) -> Void) {
         guard unit.hasAtomicWrites else { body({}); return }
         let gate = unit.state.atomicWriteGate
-        if gate.beginUnlockedRead() {
-            body({ gate.endUnlockedRead() })
+        if gate.beginShared() {
+            body({ gate.endShared() })
             return
         }
         if polls >= Self.drainPollLimit { body(nil); return }

@@ -36,15 +36,34 @@ extension SCSIExecutor {
     /// WRITE atomicity against other writers on any loop). `body` gets the unlock function and must call it
     /// exactly once when its I/O is done. Runs `body` at once when the range is free, otherwise on this loop
     /// once the holder releases.
-    func withRangeLock(_ unit: LogicalUnit, lba: UInt64, blocks: UInt64,
+    ///
+    /// `excludingUnlockedWrites`: COMPARE AND WRITE, ORWRITE and WRITE ATOMIC also wait (after taking the lock)
+    /// for plain WRITEs that run without the lock (`plainWriteGate`); new plain WRITEs take the range lock while
+    /// one of them is active. If those writes never finish (a hung store) `body` is not run and `failed` gets
+    /// INTERNAL TARGET FAILURE after the drain bound.
+    func withRangeLock(_ unit: LogicalUnit, lba: UInt64, blocks: UInt64, excludingUnlockedWrites: Bool = false,
+                       failed: ((SCSIOutcome) -> Void)? = nil,
                        _ body: @escaping (_ unlock: @escaping () -> Void) -> Void) {
         let state = unit.state
         let loop = engine.loop
-        let bound = LoopBound(body, loop: loop)
+        var run = body
+        if excludingUnlockedWrites {
+            let gate = state.plainWriteGate
+            gate.beginExclusive()
+            run = { [self] unlock in
+                let release = { unlock(); gate.endExclusive() }
+                awaitSharedDrained(gate, polls: 0) { drained in
+                    if drained { body(release); return }
+                    release()
+                    failed?(.checkCondition(.internalTargetFailure))
+                }
+            }
+        }
+        let bound = LoopBound(run, loop: loop)
         let token = state.lockRange(lba: lba, blocks: blocks) { token in
             loop.execute { bound.owned({ state.unlockRange(token) }) }
         }
-        if let token { body({ state.unlockRange(token) }) }
+        if let token { run({ state.unlockRange(token) }) }
     }
 
     /// Submits `request` and maps the result to an outcome-or-continue.

@@ -154,7 +154,7 @@ extension SCSIExecutor {
         }
         guard let data = exactDataOut(task, 2 * n) else { completion(.checkCondition(.invalidFieldInCDB)); return }
         let stable = fua || unit.writeThrough
-        withRangeLock(unit, lba: lba, blocks: UInt64(blocks)) { [self] unlock in
+        withRangeLock(unit, lba: lba, blocks: UInt64(blocks), excludingUnlockedWrites: true, failed: completion) { [self] unlock in
             let done: (SCSIOutcome) -> Void = { unlock(); completion($0) }
             let current = pool.take(capacity: n)
             let pool = self.pool
@@ -184,7 +184,7 @@ extension SCSIExecutor {
         let usable = (task.dataOutLength / bs) * bs
         guard usable > 0, let data = task.buffer else { completion(.good(dataIn: nil, impliedLength: n)); return }
         let stable = fua || unit.writeThrough
-        withRangeLock(unit, lba: lba, blocks: UInt64(blocks)) { [self] unlock in
+        withRangeLock(unit, lba: lba, blocks: UInt64(blocks), excludingUnlockedWrites: true, failed: completion) { [self] unlock in
             let done: (SCSIOutcome) -> Void = { unlock(); completion($0) }
             let current = pool.take(capacity: usable)
             let pool = self.pool

@@ -7,26 +7,45 @@ import SCSICommands
 /// The I_T nexus a command arrives on (SAM-5 §4.6): used for reservations and unit attentions.
 public struct NexusID: Hashable, Sendable, CustomStringConvertible {
     /// Initiator port name: InitiatorName (lowercased, RFC 3722 names compare case-insensitively).
-    public var initiatorName: String
-    public var isid: UInt64
+    public let initiatorName: String
+    public let isid: UInt64
     /// Target port: target name (lowercased) + TPGT.
-    public var targetName: String
-    public var portalGroupTag: UInt16
+    public let targetName: String
+    public let portalGroupTag: UInt16
+    /// The reservation-rule view (SPC-4 §5.12.1), built once: the per-command unit attention and reservation
+    /// checks key on it, and building its strings per command cost ~5 % of the 4K I/O path.
+    public let reservationNexus: ReservationNexus
 
     public init(initiatorName: String, isid: UInt64, targetName: String, portalGroupTag: UInt16) {
         self.initiatorName = initiatorName.lowercased()
         self.isid = isid
         self.targetName = targetName.lowercased()
         self.portalGroupTag = portalGroupTag
+        let hex = String(isid, radix: 16)
+        let port = "\(self.initiatorName),i,0x" + String(repeating: "0", count: max(0, 12 - hex.count)) + hex
+        let tpgt = String(portalGroupTag, radix: 16)
+        self.reservationNexus = ReservationNexus(
+            initiatorPort: port,
+            targetPort: self.targetName + ",t,0x" + String(repeating: "0", count: max(0, 4 - tpgt.count)) + tpgt,
+            relativeTargetPortID: portalGroupTag)
     }
 
     /// iSCSI initiator port TransportID text (SPC-4 §7.6.4.6): `name,i,0xISID`.
-    public var initiatorPortName: String {
-        let hex = String(isid, radix: 16)
-        return "\(initiatorName),i,0x" + String(repeating: "0", count: max(0, 12 - hex.count)) + hex
-    }
+    public var initiatorPortName: String { reservationNexus.initiatorPort }
 
     public var description: String { initiatorPortName }
+
+    public static func == (a: NexusID, b: NexusID) -> Bool {
+        a.isid == b.isid && a.portalGroupTag == b.portalGroupTag && a.initiatorName == b.initiatorName
+            && a.targetName == b.targetName
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(initiatorName)
+        h.combine(isid)
+        h.combine(targetName)
+        h.combine(portalGroupTag)
+    }
 }
 
 /// What the transport needs to finish a command.
@@ -97,15 +116,22 @@ final class SCSIExecutor {
             if bytes == 0 { completion(.good(dataIn: nil, impliedLength: 0)); return }
             let buffer = pool.take(capacity: bytes)
             task.buffer = buffer
-            // SBC-4 §4.29.3: a read sees an overlapping WRITE ATOMIC entirely or not at all.
-            isolatedRead(unit, lba: lba, blocks: UInt64(blocks)) { [engine] done in
-                engine.submit(IORequest(op: .read, offset: lba * UInt64(bs), length: bytes, buffer: buffer.pointer, fua: false), on: unit.device) { result in
-                    done()
-                    switch result {
-                    case .success:
-                        completion(.good(dataIn: DataInPayload(bytes: UnsafeRawBufferPointer(start: buffer.pointer, count: bytes), owner: task), impliedLength: bytes))
-                    case .failure(let e):
-                        completion(.checkCondition(SCSIExecutor.senseFor(e, write: false)))
+            let request = IORequest(op: .read, offset: lba * UInt64(bs), length: bytes, buffer: buffer.pointer, fua: false)
+            // SBC-4 §4.29.3: a read sees an overlapping WRITE ATOMIC entirely or not at all. The common case
+            // (no atomic support, or no atomic write active) is one closure, no lock.
+            if !unit.hasAtomicWrites {
+                engine.submit(request, on: unit.device) { completion(Self.readOutcome($0, buffer, bytes, task)) }
+            } else if unit.state.atomicWriteGate.beginShared() {
+                let gate = unit.state.atomicWriteGate
+                engine.submit(request, on: unit.device) { result in
+                    gate.endShared()
+                    completion(Self.readOutcome(result, buffer, bytes, task))
+                }
+            } else {
+                withRangeLock(unit, lba: lba, blocks: UInt64(blocks)) { [engine] unlock in
+                    engine.submit(request, on: unit.device) { result in
+                        unlock()
+                        completion(Self.readOutcome(result, buffer, bytes, task))
                     }
                 }
             }
@@ -120,13 +146,20 @@ final class SCSIExecutor {
             guard let buffer = task.buffer else { completion(.checkCondition(.internalTargetFailure)); return }
             // SBC-3 §5.x FUA and IOMode=wt: GOOD only once the data is on stable storage.
             let stable = fua || unit.writeThrough
-            // SBC-3 §5.3: writes are serialised against COMPARE AND WRITE / ORWRITE of the same blocks.
-            withRangeLock(unit, lba: lba, blocks: UInt64(blocks)) { [engine] unlock in
-                engine.submit(IORequest(op: .write, offset: lba * UInt64(bs), length: usable, buffer: buffer.pointer, fua: stable), on: unit.device) { result in
-                    unlock()
-                    switch result {
-                    case .success: completion(.good(dataIn: nil, impliedLength: bytes))
-                    case .failure(let e): completion(.checkCondition(SCSIExecutor.senseFor(e, write: true)))
+            let request = IORequest(op: .write, offset: lba * UInt64(bs), length: usable, buffer: buffer.pointer, fua: stable)
+            // SBC-3 §5.3: writes are serialised against COMPARE AND WRITE / ORWRITE / WRITE ATOMIC of the same
+            // blocks — without a lock while none of those is active (`ExclusionGate`), else by the range lock.
+            let gate = unit.state.plainWriteGate
+            if gate.beginShared() {
+                engine.submit(request, on: unit.device) { result in
+                    gate.endShared()
+                    completion(Self.writeOutcome(result, bytes))
+                }
+            } else {
+                withRangeLock(unit, lba: lba, blocks: UInt64(blocks)) { [engine] unlock in
+                    engine.submit(request, on: unit.device) { result in
+                        unlock()
+                        completion(Self.writeOutcome(result, bytes))
                     }
                 }
             }
@@ -193,6 +226,24 @@ final class SCSIExecutor {
             extendedCopy(task, unit: unit, parameterListLength: Int(length), context: context, completion: completion)
         case .receiveCopyResults(let request):
             completion(receiveCopyResults(unit: unit, request: request, context: context))
+        }
+    }
+
+    /// READ's outcome: the blocks read into `buffer` (kept alive by `task`) or the sense for the error.
+    static func readOutcome(_ result: Result<Int, SystemError>, _ buffer: IOBuffer, _ bytes: Int, _ task: SCSITask) -> SCSIOutcome {
+        switch result {
+        case .success:
+            .good(dataIn: DataInPayload(bytes: UnsafeRawBufferPointer(start: buffer.pointer, count: bytes), owner: task),
+                  impliedLength: bytes)
+        case .failure(let e): .checkCondition(SCSIExecutor.senseFor(e, write: false))
+        }
+    }
+
+    /// WRITE's outcome: GOOD (the CDB's `bytes` for the residual) or the sense for the error.
+    static func writeOutcome(_ result: Result<Int, SystemError>, _ bytes: Int) -> SCSIOutcome {
+        switch result {
+        case .success: .good(dataIn: nil, impliedLength: bytes)
+        case .failure(let e): .checkCondition(SCSIExecutor.senseFor(e, write: true))
         }
     }
 

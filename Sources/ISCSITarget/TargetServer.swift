@@ -108,6 +108,7 @@ public final class TargetServer: Sendable {
             let l = logger
             loop.execute {
                 do {
+                    loop.maxPollNanoseconds = UInt64(s.pollMicroseconds) * 1_000
                     let engine = try IOEngine(loop: loop)
                     let pool = IOBufferPool(maxCachedBytes: 256 << 20)
                     let ctx = LoopContext(loop: loop, engine: engine, pool: pool, registry: reg, settings: s, logger: l)

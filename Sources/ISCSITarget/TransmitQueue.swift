@@ -2,40 +2,38 @@ import Glibc
 import ISCSIWire
 import LinuxIO
 
-/// One PDU waiting to go out: header bytes (BHS + AHS + header digest) in memory we own, an optional
-/// data segment that points into an I/O buffer owned by `owner` (no copy), and the padding/data digest
-/// trailer.
+/// One PDU waiting to go out: header bytes (BHS + header digest) and trailer (padding + data digest) in a
+/// fixed slot this object owns, and an optional data segment that points into an I/O buffer owned by
+/// `owner` (no copy). Objects are recycled by `TransmitQueue` (no allocation per PDU in steady state).
 final class OutgoingPDU {
-    /// header followed by trailer, one allocation.
-    let storage: UnsafeMutableRawBufferPointer
-    let headerLength: Int
-    let trailerLength: Int
-    let data: UnsafeRawBufferPointer?
+    /// BHS (48) + header digest (4) + padding (≤ 3) + data digest (4) ≤ 59: no target PDU carries an AHS.
+    static let slotSize = 64
+    /// Header at offset 0, trailer right after it.
+    let storage: UnsafeMutableRawPointer
+    var headerLength = 0
+    var trailerLength = 0
+    var data: UnsafeRawBufferPointer?
     /// Keeps `data` alive until the PDU is on the wire.
     var owner: AnyObject?
     /// Runs once the last byte of this PDU was handed to the kernel.
     var onSent: (() -> Void)?
 
-    init(header: [UInt8], data: UnsafeRawBufferPointer?, trailer: [UInt8], owner: AnyObject?) {
-        headerLength = header.count
-        trailerLength = trailer.count
-        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, header.count + trailer.count), alignment: 8)
-        header.withUnsafeBytes { src in
-            if let base = src.baseAddress, let dst = storage.baseAddress { dst.copyMemory(from: base, byteCount: src.count) }
-        }
-        trailer.withUnsafeBytes { src in
-            if let base = src.baseAddress, let dst = storage.baseAddress {
-                (dst + header.count).copyMemory(from: base, byteCount: src.count)
-            }
-        }
-        self.storage = storage
-        self.data = data
-        self.owner = owner
+    init() {
+        storage = UnsafeMutableRawPointer.allocate(byteCount: Self.slotSize, alignment: 16)
     }
 
     deinit { storage.deallocate() }
 
     var totalLength: Int { headerLength + (data?.count ?? 0) + trailerLength }
+    var trailer: UnsafeMutableRawPointer { storage + headerLength }
+
+    func reset() {
+        headerLength = 0
+        trailerLength = 0
+        data = nil
+        owner = nil
+        onSent = nil
+    }
 }
 
 /// Data we own (emulated command responses, login/text payloads) wrapped so an `OutgoingPDU` can point at it.
@@ -61,8 +59,21 @@ struct TransmitQueue {
     /// Bytes of `queue[head]` already written.
     private var sentInHead = 0
     private(set) var queuedBytes = 0
+    /// Sent PDUs kept for reuse (bounded).
+    private var spare: [OutgoingPDU] = []
+    private static let maxSpare = 128
 
     var isEmpty: Bool { head >= queue.count }
+
+    /// An empty PDU slot to fill and `append`.
+    mutating func makePDU() -> OutgoingPDU {
+        spare.popLast() ?? OutgoingPDU()
+    }
+
+    private mutating func recycle(_ pdu: OutgoingPDU) {
+        pdu.reset()
+        if spare.count < Self.maxSpare { spare.append(pdu) }
+    }
 
     mutating func append(_ pdu: OutgoingPDU) {
         queue.append(pdu)
@@ -87,9 +98,9 @@ struct TransmitQueue {
                     skip = 0
                     n += 1
                 }
-                add(UnsafeRawPointer(p.storage.baseAddress), p.headerLength)
+                add(UnsafeRawPointer(p.storage), p.headerLength)
                 if let d = p.data { add(d.baseAddress, d.count) }
-                if p.trailerLength > 0, let b = p.storage.baseAddress { add(UnsafeRawPointer(b + p.headerLength), p.trailerLength) }
+                if p.trailerLength > 0 { add(UnsafeRawPointer(p.trailer), p.trailerLength) }
                 i += 1
             }
             if n == 0 {
@@ -111,8 +122,9 @@ struct TransmitQueue {
                         let done = queue[head]
                         head += 1
                         sentInHead = 0
-                        done.owner = nil
-                        if let cb = done.onSent { done.onSent = nil; cb() }
+                        let cb = done.onSent
+                        recycle(done)
+                        cb?()
                     } else {
                         sentInHead += written
                         written = 0

@@ -84,3 +84,37 @@ public func paddedLength(_ n: Int) -> Int {
     if overflow { return Int.max & ~3 }
     return sum & ~3
 }
+
+/// Big-endian stores into 48 bytes of memory the caller owns (the transmit queue's per-PDU header slot), so a
+/// BHS is built where it is sent from: no array per PDU. Offsets are BHS offsets, all < 48.
+public struct RawBHSWriter {
+    public let base: UnsafeMutableRawPointer
+
+    /// `base` must point at ≥ 48 writable bytes; they are zeroed (RFC 7143 §11: reserved fields are 0).
+    public init(zeroing base: UnsafeMutableRawPointer) {
+        self.base = base
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: BHS.size)
+    }
+
+    public subscript(_ at: Int) -> UInt8 {
+        get { base.load(fromByteOffset: at, as: UInt8.self) }
+        nonmutating set { base.storeBytes(of: newValue, toByteOffset: at, as: UInt8.self) }
+    }
+
+    func put16(_ at: Int, _ value: UInt16) { base.storeBytes(of: value.bigEndian, toByteOffset: at, as: UInt16.self) }
+
+    func put24(_ at: Int, _ value: UInt32) {
+        self[at] = UInt8(truncatingIfNeeded: value >> 16)
+        self[at + 1] = UInt8(truncatingIfNeeded: value >> 8)
+        self[at + 2] = UInt8(truncatingIfNeeded: value)
+    }
+
+    func put32(_ at: Int, _ value: UInt32) { base.storeBytes(of: value.bigEndian, toByteOffset: at, as: UInt32.self) }
+
+    func put48(_ at: Int, _ value: UInt64) {
+        put16(at, UInt16(truncatingIfNeeded: value >> 32))
+        put32(at + 2, UInt32(truncatingIfNeeded: value))
+    }
+
+    func put64(_ at: Int, _ value: UInt64) { base.storeBytes(of: value.bigEndian, toByteOffset: at, as: UInt64.self) }
+}

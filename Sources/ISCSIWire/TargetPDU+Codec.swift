@@ -105,7 +105,29 @@ extension TargetPDU {
     ///   - ahs: the AHS area that will follow (no target PDU defines one; normally empty).
     /// - Returns: 48 bytes. Reserved fields are zero (RFC 7143 §11).
     public func encodeBHS(dataSegmentLength: Int, ahs: [UInt8] = []) -> [UInt8] {
-        var b = makeBHS(opcode: opcode, dataSegmentLength: dataSegmentLength, ahsLength: ahs.count)
+        var out = [UInt8](repeating: 0, count: BHS.size)
+        out.withUnsafeMutableBytes { raw in
+            if let base = raw.baseAddress {
+                encodeBHS(into: base, dataSegmentLength: dataSegmentLength, ahsLength: ahs.count)
+            }
+        }
+        return out
+    }
+
+    /// Encodes the 48-byte BHS into `base` (≥ 48 writable bytes, e.g. a transmit-queue header slot).
+    /// - Parameters:
+    ///   - dataSegmentLength: the unpadded data segment length (0...0xFFFFFF).
+    ///   - ahsLength: bytes of AHS that will follow (no target PDU defines one; normally 0).
+    public func encodeBHS(into base: UnsafeMutableRawPointer, dataSegmentLength: Int, ahsLength: Int = 0) {
+        // Our own values, not peer input: a length that does not fit the field is a programming error.
+        precondition(dataSegmentLength >= 0 && dataSegmentLength <= BHS.maxDataSegmentLength,
+                     "DataSegmentLength \(dataSegmentLength) does not fit 24 bits (RFC 7143 §11.2.1.5)")
+        precondition(ahsLength >= 0 && paddedLength(ahsLength) <= BHS.maxTotalAHSLength,
+                     "AHS of \(ahsLength) bytes does not fit TotalAHSLength (RFC 7143 §11.2.1.4)")
+        let b = RawBHSWriter(zeroing: base)
+        b[0] = opcode.rawValue
+        b[4] = UInt8(truncatingIfNeeded: paddedLength(ahsLength) / 4)
+        b.put24(5, UInt32(truncatingIfNeeded: dataSegmentLength))
         switch self {
         case .nopIn(let p):
             b[1] = BHS.finalBit
@@ -168,7 +190,6 @@ extension TargetPDU {
             b.put32(16, reservedTag)
             b.put32(24, p.statSN); b.put32(28, p.expCmdSN); b.put32(32, p.maxCmdSN); b.put32(36, p.dataSNOrR2TSN)
         }
-        return b
     }
 
     /// Complete wire bytes for this PDU: BHS, header digest, data, padding, data digest.

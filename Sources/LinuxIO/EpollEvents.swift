@@ -15,6 +15,9 @@ public struct EpollEvents: OptionSet, Sendable, Hashable, CustomStringConvertibl
     public static let hangup = EpollEvents(rawValue: 0x010)
     /// `EPOLLRDHUP` (0x2000): the peer shut down its writing half.
     public static let readHangup = EpollEvents(rawValue: 0x2000)
+    /// `EPOLLET`: report the fd when it becomes ready (each wake-up of its wait queue), not while it stays ready.
+    /// For an eventfd that is never read (the AIO completion fd: completions are taken from the ring).
+    public static let edgeTriggered = EpollEvents(rawValue: 0x8000_0000)
 
     public var description: String {
         var parts: [String] = []

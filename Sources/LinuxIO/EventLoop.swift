@@ -42,6 +42,7 @@ public final class EventLoop: @unchecked Sendable {
     private var entries: [Entry?] = []
     private var nextRegistrationID: UInt32 = 1
     private var deferred: [() -> Void] = []
+    private var deferredScratch: [() -> Void] = []
     private var taskScratch: [@Sendable () -> Void] = []
     private var timers = TimerQueue()
     private var armedDeadline: UInt64 = 0
@@ -278,9 +279,54 @@ public final class EventLoop: @unchecked Sendable {
         _ = withUnsafeMutableBytes(of: &value) { Glibc.read(fd, $0.baseAddress, 8) }
     }
 
+    /// Low-queue-depth polling (off while `maxPollNanoseconds` is 0). A component that expects an event within
+    /// microseconds — an AIO completion for the only I/O in flight, the next command of an initiator that has
+    /// nothing outstanding — calls this; until the window ends an idle loop calls `epoll_wait` with a zero
+    /// timeout instead of sleeping, trading a little CPU for the wake-up latency of a sleeping thread (two per
+    /// command at queue depth 1). Windows are bounded by `maxPollNanoseconds`; a busy loop never polls.
+    public func pollBriefly(for nanoseconds: UInt64) {
+        guard maxPollNanoseconds > 0 else { return }
+        if pollSkips > 0 {
+            pollSkips -= 1
+            return
+        }
+        let deadline = monotonicNanoseconds() &+ min(nanoseconds, maxPollNanoseconds)
+        if deadline > pollDeadline { pollDeadline = deadline }
+    }
+
+    /// Upper bound of one polling window (see ``pollBriefly(for:)``); 0 disables polling.
+    public var maxPollNanoseconds: UInt64 = 0
+    private var pollDeadline: UInt64 = 0
+    /// Consecutive windows that ended with nothing to do, and requests to ignore because of them: when the
+    /// expected event keeps arriving later than the window (slow disks, an initiator with think time) polling
+    /// only burns CPU, so it backs off exponentially (16 … 1024 requests) and retries.
+    private var pollMisses = 0
+    private var pollSkips = 0
+    /// Zero-timeout `epoll_wait` calls made while polling (diagnostics).
+    public private(set) var pollSpins: UInt64 = 0
+
     private func runOnce() {
         let hasWork = !deferred.isEmpty || pending.withLock { !$0.isEmpty }
-        let n = cshims_epoll_wait(epfd, eventBuffer, Int32(eventCapacity), hasWork ? 0 : -1)
+        var n: Int32
+        if hasWork {
+            n = cshims_epoll_wait(epfd, eventBuffer, Int32(eventCapacity), 0)
+        } else if pollDeadline != 0 {
+            // Bounded: at most `maxPollNanoseconds` of zero-timeout polls, then sleep as usual.
+            repeat {
+                n = cshims_epoll_wait(epfd, eventBuffer, Int32(eventCapacity), 0)
+                pollSpins &+= 1
+            } while n == 0 && monotonicNanoseconds() < pollDeadline
+            pollDeadline = 0
+            if n == 0 {
+                pollMisses += 1
+                if pollMisses >= 4 { pollSkips = 16 << min(pollMisses - 4, 6) }
+            } else {
+                pollMisses = 0
+            }
+            if n == 0 { n = cshims_epoll_wait(epfd, eventBuffer, Int32(eventCapacity), -1) }
+        } else {
+            n = cshims_epoll_wait(epfd, eventBuffer, Int32(eventCapacity), -1)
+        }
         if n < 0 {
             let err = Glibc.errno
             precondition(err == EINTR, "epoll_wait failed with errno \(err)")
@@ -336,9 +382,10 @@ public final class EventLoop: @unchecked Sendable {
     private func runDeferred() {
         var round = 0
         while !deferred.isEmpty && round < Self.maxDeferredRounds {
-            let batch = deferred
-            deferred.removeAll(keepingCapacity: true)
-            for work in batch { work() }
+            // Swap with the scratch array: no copy-on-write allocation per round.
+            swap(&deferred, &deferredScratch)
+            for work in deferredScratch { work() }
+            deferredScratch.removeAll(keepingCapacity: true)
             round += 1
         }
     }

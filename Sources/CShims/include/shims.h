@@ -96,6 +96,10 @@ int cshims_io_destroy(io_context_t ctx);
 int cshims_io_submit(io_context_t ctx, long nr, struct iocb **iocbs);
 /// io_getevents with a zero timeout (never blocks).
 int cshims_io_getevents_nowait(io_context_t ctx, long max, struct io_event *events);
+/// Like cshims_io_getevents_nowait, but reads the completion ring the kernel maps at `ctx` directly (no
+/// system call), as fio's userspace_reap does; falls back to io_getevents when the ring header is not the
+/// known layout (AIO_RING_MAGIC, no incompatible features). Use one reaping style per context.
+int cshims_io_getevents_user(io_context_t ctx, long max, struct io_event *events);
 /// Fills an iocb. cmd: 0 = PREAD, 1 = PWRITE, 3 = FDSYNC. rw_flags: CSHIMS_RW_* bits (DSYNC only).
 /// resfd >= 0 sets IOCB_FLAG_RESFD. `tag` comes back in io_event.data.
 void cshims_io_prep(struct iocb *cb, int cmd, int fd, void *buf, size_t len, int64_t offset,
