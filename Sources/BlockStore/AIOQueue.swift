@@ -39,9 +39,6 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
     private var flushScheduled = false
     private var retryTimer: TimerID?
     private(set) var inFlight = 0
-    /// How long an idle loop polls for the completion of a lone in-flight iocb (bounded by the loop's
-    /// `maxPollNanoseconds`, which is 0 — no polling — unless the daemon enables it).
-    static let completionPollNanoseconds: UInt64 = 50_000
 
     /// Replaces `io_submit` in tests (partial submission, EAGAIN injection). Returns a count or -errno.
     var submitHook: ((io_context_t?, Int, UnsafeMutablePointer<UnsafeMutablePointer<iocb>?>) -> Int32)?
@@ -175,8 +172,6 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
                 }
             }
             inFlight += accepted
-            // Queue depth 1: the completion is expected within microseconds — poll for it instead of sleeping.
-            if inFlight == 1 { loop.pollBriefly(for: Self.completionPollNanoseconds) }
             engine?.statistics.aioSubmitted += accepted
             if let engine, inFlight > engine.statistics.maxAIOInFlight { engine.statistics.maxAIOInFlight = inFlight }
             if rc > 0 {

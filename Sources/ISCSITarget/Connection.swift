@@ -38,17 +38,28 @@ final class Connection: EventHandler {
         /// Read and drop the data, then continue with the task (immediate data of a failed command).
         case discardFor(SCSITask)
     }
-    private struct PendingPayload {
-        var pdu: InitiatorPDU
-        var bhs: [UInt8]
-        var dataLength: Int
-        var paddedLength: Int
-        var digestLength: Int
-        var sink: DataSink
+    /// The PDU whose data segment is being received. A class: it is updated in place as bytes arrive (a struct
+    /// with five reference-counted fields was copied several times per command).
+    private final class PendingPayload {
+        let pdu: InitiatorPDU
+        let bhs: [UInt8]
+        let dataLength: Int
+        let paddedLength: Int
+        let digestLength: Int
+        let sink: DataSink
         /// Bytes of (padded data + digest) consumed so far.
         var consumed: Int = 0
         var scratch: [UInt8] = []
         var digestBytes: [UInt8] = []
+
+        init(pdu: InitiatorPDU, bhs: [UInt8], dataLength: Int, paddedLength: Int, digestLength: Int, sink: DataSink) {
+            self.pdu = pdu
+            self.bhs = bhs
+            self.dataLength = dataLength
+            self.paddedLength = paddedLength
+            self.digestLength = digestLength
+            self.sink = sink
+        }
     }
     private var pending: PendingPayload?
 
@@ -194,7 +205,7 @@ final class Connection: EventHandler {
                 return
             }
             // Direct read into the task's I/O buffer when a large payload is pending and nothing is buffered.
-            if rxStart == rxEnd, var p = pending, case .buffer(let task, let offset, let limit) = p.sink,
+            if rxStart == rxEnd, let p = pending, case .buffer(let task, let offset, let limit) = p.sink,
                min(limit, p.dataLength) - p.consumed >= Connection.directReadThreshold, let buf = task.buffer {
                 let want = min(limit, p.dataLength) - p.consumed
                 let dst = UnsafeMutableRawBufferPointer(start: buf.pointer + offset + p.consumed, count: want)
@@ -330,7 +341,7 @@ final class Connection: EventHandler {
 
     /// Moves payload bytes from the receive buffer to the pending PDU's sink. Returns false when more bytes are needed.
     private func consumePayloadFromBuffer() -> Bool {
-        guard var p = pending, let base = rx.baseAddress else { return false }
+        guard let p = pending, let base = rx.baseAddress else { return false }
         let total = p.paddedLength + p.digestLength
         while p.consumed < total {
             let available = rxEnd - rxStart
@@ -614,7 +625,7 @@ final class Connection: EventHandler {
     private func advanceCmdSN() {
         expCmdSN &+= 1
         commandsInFlight += 1
-        while let next = heldCommands.removeValue(forKey: expCmdSN) {
+        while !heldCommands.isEmpty, let next = heldCommands.removeValue(forKey: expCmdSN) {
             expCmdSN &+= 1
             commandsInFlight += 1
             next()
@@ -694,7 +705,8 @@ final class Connection: EventHandler {
         }
         let lunNumber = SAMLUN.decode(cmd.lun)
         let unit = lunNumber.flatMap { target.units[$0] }
-        let task = SCSITask(pdu: cmd, lunNumber: lunNumber, unit: unit)
+        let task = SCSITask(pdu: cmd, lunNumber: lunNumber, unit: unit, load: ctx.load)
+        lastCommandExpStatSN = cmd.expStatSN
         do {
             if let unit {
                 task.parsed = try CommandParser.parse(cmd.cdb, unit: unit.info)
@@ -906,11 +918,20 @@ final class Connection: EventHandler {
         }
         task.executing = true
         ioInFlight += 1
-        let context = ExecutionContext(nexus: nexus, lunList: target?.lunList ?? [], pendingSense: pendingSenseForRequestSense,
-                                       units: target?.units ?? [:])
+        let context = executionContext
+        context.pendingSense = pendingSenseForRequestSense
         if case .emulated(.requestSense) = parsed.command { pendingSenseForRequestSense = nil }
-        ctx.executor.execute(task, parsed: parsed, context: context) { [weak self] outcome in
-            guard let self else { return }
+        // Queue depth 1 on this loop: the command's completion is expected within microseconds (fast
+        // storage) — poll for it instead of sleeping (EventLoop.pollBriefly; backs off when it arrives later).
+        // "Waiting on this command alone": the only live task on the loop, and the initiator had seen every
+        // earlier response when it sent it (ExpStatSN = StatSN) — a client that keeps 32 commands queued but
+        // lags in reading responses does not qualify.
+        if ctx.load.activeTasks == 1 && task.pdu.expStatSN == statSN {
+            ctx.loop.pollBriefly(for: Connection.completionPollNanoseconds)
+        }
+        // A strong capture: the connection outlives its in-flight commands (no weak-reference traffic per
+        // command); the closure lives in the I/O engine only until the command completes.
+        ctx.executor.execute(task, parsed: parsed, context: context) { outcome in
             self.ioInFlight -= 1
             defer { self.checkSettled() }
             if self.closed || task.aborted || self.isClosing {
@@ -920,6 +941,15 @@ final class Connection: EventHandler {
             self.deliver(task, outcome)
         }
     }
+
+    /// The executor's view of this session, built once (and again when a reload replaces the target).
+    private var executionContext: ExecutionContext {
+        if let c = cachedExecutionContext { return c }
+        let c = ExecutionContext(nexus: nexus, lunList: target?.lunList ?? [], units: target?.units ?? [:])
+        if params != nil { cachedExecutionContext = c }
+        return c
+    }
+    private var cachedExecutionContext: ExecutionContext?
 
     /// This connection's I_T nexus (SAM-5 §4.6), computed once per session (it is on the per-command path).
     var nexus: NexusID {
@@ -1012,7 +1042,7 @@ final class Connection: EventHandler {
     }
 
     private func sendResponse(_ task: SCSITask, status: UInt8, senseData: [UInt8], residual r: (overflow: Bool, underflow: Bool, count: UInt32)) {
-        if tasks[task.itt] === task { tasks[task.itt] = nil }
+        forgetTask(task)
         for ttt in task.outstandingR2Ts.keys { r2tTags[ttt] = nil }
         task.outstandingR2Ts = [:]
         if !task.pdu.immediate && task.admitted { commandFinished() }
@@ -1040,8 +1070,13 @@ final class Connection: EventHandler {
         }
     }
 
+    /// Removes `task` from the ITT table if it is still the entry for its tag (one hash).
+    private func forgetTask(_ task: SCSITask) {
+        if let i = tasks.index(forKey: task.itt), tasks[i].value === task { tasks.remove(at: i) }
+    }
+
     private func releaseTask(_ task: SCSITask) {
-        if tasks[task.itt] === task { tasks[task.itt] = nil }
+        forgetTask(task)
         for ttt in task.outstandingR2Ts.keys { r2tTags[ttt] = nil }
         releaseBuffers(task)
     }
@@ -1271,8 +1306,14 @@ final class Connection: EventHandler {
         }
     }
 
-    /// How long an idle loop polls for the next command of an initiator that has none outstanding.
-    static let nextCommandPollNanoseconds: UInt64 = 30_000
+    /// ExpStatSN of the last SCSI command received (queue-depth-1 detection for polling).
+    private var lastCommandExpStatSN: UInt32 = 0
+
+    /// How long an idle loop polls for the next command when no command is outstanding on the loop (capped by
+    /// `--poll-usec`).
+    static let nextCommandPollNanoseconds: UInt64 = .max
+    /// How long an idle loop polls for the completion of its only outstanding command (capped by `--poll-usec`).
+    static let completionPollNanoseconds: UInt64 = .max
 
     private func flush() {
         guard !closed else { return }
@@ -1282,7 +1323,11 @@ final class Connection: EventHandler {
             if done && closeAfterFlush { close(reason: "closed after final response"); return }
             // Queue depth 1: the initiator has nothing outstanding and usually sends its next command within
             // microseconds — poll for it instead of sleeping (EventLoop.pollBriefly; off unless enabled).
-            if done && tasks.isEmpty && isFullFeature { ctx.loop.pollBriefly(for: Connection.nextCommandPollNanoseconds) }
+            // The initiator had seen every response but the one just sent when it sent its last command: it is
+            // running at queue depth 1 and will send the next command as soon as it reads this response.
+            if done && ctx.load.activeTasks == 0 && isFullFeature && lastCommandExpStatSN &+ 1 == statSN {
+                ctx.loop.pollBriefly(for: Connection.nextCommandPollNanoseconds)
+            }
             // Back-pressure: a peer that does not read its responses stops being read from
             // (bounded per-connection buffering), and resumes once the queue drained.
             if readPaused && tx.queuedBytes <= ctx.settings.maxQueuedBytesPerConnection / 2 {
@@ -1325,6 +1370,7 @@ final class Connection: EventHandler {
         let changed = Set(current.lunList) != Set(replacement.lunList)
             || current.units.contains { lun, u in replacement.units[lun] !== u }
         target = replacement
+        cachedExecutionContext = nil
         if changed {
             for lun in replacement.lunList { unitAttentions[lun] = .reportedLUNsDataChanged }
             logger.info("LUN inventory changed by reload: unit attention queued")

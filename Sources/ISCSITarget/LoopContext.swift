@@ -22,7 +22,7 @@ public struct ServerSettings: Sendable {
     /// Bytes of data buffers a connection's commands may hold at once; beyond it → TASK SET FULL (SAM-5 §5.3).
     public var maxBufferedBytesPerConnection: Int = 128 << 20
     /// Longest busy-poll window of an idle loop at queue depth 1, in µs (`EventLoop.pollBriefly`); 0 = never poll.
-    public var pollMicroseconds: Int = 50
+    public var pollMicroseconds: Int = 100
     public init() {}
 }
 
@@ -37,6 +37,8 @@ final class LoopContext {
     let logger: Logger
     /// Live connections on this loop, by id.
     var connections: [UInt64: Connection] = [:]
+    /// SCSI commands alive on this loop (all connections): the queue-depth signal for busy-polling.
+    let load = LoopLoad()
 
     init(loop: EventLoop, engine: IOEngine, pool: IOBufferPool, registry: TargetRegistry, settings: ServerSettings, logger: Logger) {
         self.loop = loop
@@ -47,4 +49,10 @@ final class LoopContext {
         self.settings = settings
         self.logger = logger
     }
+}
+
+/// Loop-confined count of live `SCSITask`s (incremented at creation, decremented in `deinit`). At most one
+/// means the loop serves queue depth 1, where polling beats sleeping (`EventLoop.pollBriefly`).
+final class LoopLoad {
+    var activeTasks = 0
 }

@@ -64,14 +64,24 @@ struct DataInPayload {
     var owner: AnyObject
 }
 
-/// Per-command context the executor needs from the transport.
-struct ExecutionContext {
-    var nexus: NexusID
-    var lunList: [UInt16]
-    /// Sense to report for REQUEST SENSE (and then clear).
+/// What the executor needs from the transport about the session. One per connection (built at login and again
+/// after a reload changes the target), shared by its commands: a reference, so the per-command path copies
+/// no strings, arrays or dictionaries.
+final class ExecutionContext {
+    let nexus: NexusID
+    let lunList: [UInt16]
+    /// Sense to report for REQUEST SENSE (and then clear); set by the connection before each command and read
+    /// synchronously by the emulation.
     var pendingSense: SenseReason?
     /// The target's logical units by LUN: the copy targets EXTENDED COPY can reach besides the addressed unit.
-    var units: [UInt16: LogicalUnit] = [:]
+    let units: [UInt16: LogicalUnit]
+
+    init(nexus: NexusID, lunList: [UInt16], pendingSense: SenseReason? = nil, units: [UInt16: LogicalUnit] = [:]) {
+        self.nexus = nexus
+        self.lunList = lunList
+        self.pendingSense = pendingSense
+        self.units = units
+    }
 }
 
 /// The SCSI target core for one event loop: executes parsed commands against logical units

@@ -46,9 +46,16 @@ final class SCSITask {
     /// Data-out finished arriving.
     var dataComplete: Bool { dataOutReceived >= dataOutLength }
 
-    init(pdu: SCSICommandPDU, lunNumber: UInt16?, unit: LogicalUnit?) {
+    /// The loop's live-task counter (queue-depth signal for polling), when the task belongs to a loop.
+    private let load: LoopLoad?
+
+    init(pdu: SCSICommandPDU, lunNumber: UInt16?, unit: LogicalUnit?, load: LoopLoad? = nil) {
         self.pdu = pdu
         self.lunNumber = lunNumber
         self.unit = unit
+        self.load = load
+        load?.activeTasks += 1
     }
+
+    deinit { load?.activeTasks -= 1 }
 }

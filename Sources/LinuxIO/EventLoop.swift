@@ -311,16 +311,18 @@ public final class EventLoop: @unchecked Sendable {
         if hasWork {
             n = cshims_epoll_wait(epfd, eventBuffer, Int32(eventCapacity), 0)
         } else if pollDeadline != 0 {
-            // Bounded: at most `maxPollNanoseconds` of zero-timeout polls, then sleep as usual.
+            // Bounded: at most `maxPollNanoseconds` of zero-timeout polls, then sleep as usual. A window that
+            // already ran out while the loop was busy is no evidence either way (not counted as a miss).
+            let windowOpen = monotonicNanoseconds() < pollDeadline
             repeat {
                 n = cshims_epoll_wait(epfd, eventBuffer, Int32(eventCapacity), 0)
                 pollSpins &+= 1
             } while n == 0 && monotonicNanoseconds() < pollDeadline
             pollDeadline = 0
-            if n == 0 {
+            if n == 0 && windowOpen {
                 pollMisses += 1
                 if pollMisses >= 4 { pollSkips = 16 << min(pollMisses - 4, 6) }
-            } else {
+            } else if n > 0 {
                 pollMisses = 0
             }
             if n == 0 { n = cshims_epoll_wait(epfd, eventBuffer, Int32(eventCapacity), -1) }

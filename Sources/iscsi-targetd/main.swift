@@ -66,11 +66,11 @@ struct TargetDaemon: ParsableCommand {
     @Option(name: .long, help: "Commands in flight per session (CmdSN window) when the target sets no QueuedCommands (default 128).")
     var queueDepth: Int = 128
 
-    @Option(name: .long, help: "MiB of data buffers one connection's commands may hold (default 128; beyond → TASK SET FULL).")
+    @Option(name: .customLong("max-buffer-mib"), help: "MiB of data buffers one connection's commands may hold (default 128; beyond → TASK SET FULL).")
     var maxBufferMiB: Int = 128
 
-    @Option(name: .long, help: "Busy-poll window in µs while one command is outstanding: the loop polls for its AIO completion or the initiator's next command instead of sleeping (lower QD1 latency for a little CPU; 0 = off; default 50).")
-    var pollUsec: Int = 50
+    @Option(name: .long, help: "Busy-poll window in µs at queue depth 1: the loop polls for the AIO completion and the initiator's next command instead of sleeping (about half the QD1 latency; up to one core of CPU while such a stream runs; backs off when events come later; 0 = off).")
+    var pollUsec: Int = 100
 
     mutating func validate() throws {
         guard maxConnections >= 1, maxLoginConnections >= 1, maxLoginConnectionsPerHost >= 1, loginTimeout >= 1, (1...4096).contains(queueDepth),
