@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "BlockStore", dependencies: ["LinuxIO", "CShims"], swiftSettings: dataPath),
         // Runtime glue.
         .target(name: "ISCSITarget", dependencies: [
-            "LinuxIO", "BlockStore", "ISCSIWire", "ISCSINegotiation", "SCSICommands", "IETConfig", "Checksums",
+            "CShims", "LinuxIO", "BlockStore", "ISCSIWire", "ISCSINegotiation", "SCSICommands", "IETConfig", "Checksums",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: dataPath),
         .executableTarget(name: "iscsi-targetd", dependencies: [

@@ -42,6 +42,8 @@ final class WorkerPool: @unchecked Sendable {
                 guard let raw else { return nil }
                 let body = Unmanaged<WorkerBody>.fromOpaque(raw).takeRetainedValue()
                 cshims_set_thread_name(body.name)
+                // Blocking I/O may run on any CPU, not only on the (pinned) loop's.
+                _ = cshims_thread_use_process_cpus()
                 body.pool.workerLoop()
                 return nil
             }, arg)

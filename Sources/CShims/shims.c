@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -212,4 +213,32 @@ void cshims_set_thread_name(const char *name) {
 
 int cshims_fallocate(int fd, int mode, int64_t offset, int64_t len) {
     return fallocate(fd, mode, (off_t)offset, (off_t)len);
+}
+
+int cshims_pin_thread_to_allowed_cpu(int index) {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return -errno;
+    int count = CPU_COUNT(&allowed);
+    if (count <= 0 || index < 0) return -EINVAL;
+    int want = index % count, seen = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, &allowed)) continue;
+        if (seen++ != want) continue;
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        if (sched_setaffinity(0, sizeof one, &one) != 0) return -errno;
+        return cpu;
+    }
+    return -EINVAL;
+}
+
+int cshims_thread_use_process_cpus(void) {
+    cpu_set_t process;
+    CPU_ZERO(&process);
+    /* The main thread's tid is the pid; event loops pin themselves, the main thread never does. */
+    if (sched_getaffinity(getpid(), sizeof process, &process) != 0) return -errno;
+    if (sched_setaffinity(0, sizeof process, &process) != 0) return -errno;
+    return 0;
 }

@@ -23,6 +23,8 @@ public struct ServerSettings: Sendable {
     public var maxBufferedBytesPerConnection: Int = 128 << 20
     /// Longest busy-poll window of an idle loop at queue depth 1, in µs (`EventLoop.pollBriefly`); 0 = never poll.
     public var pollMicroseconds: Int = 100
+    /// Pin event loop i to the i-th CPU the daemon may use (`--no-pin-loops` turns it off).
+    public var pinLoops = true
     public init() {}
 }
 

@@ -72,6 +72,9 @@ struct TargetDaemon: ParsableCommand {
     @Option(name: .long, help: "Busy-poll window in µs at queue depth 1: the loop polls for the AIO completion and the initiator's next command instead of sleeping (about half the QD1 latency; up to one core of CPU while such a stream runs; backs off when events come later; 0 = off).")
     var pollUsec: Int = 100
 
+    @Flag(inversion: .prefixedNo, help: "Pin event loop i to the i-th CPU the daemon may use (taskset/cpuset honoured).")
+    var pinLoops = true
+
     mutating func validate() throws {
         guard maxConnections >= 1, maxLoginConnections >= 1, maxLoginConnectionsPerHost >= 1, loginTimeout >= 1, (1...4096).contains(queueDepth),
               (1...4096).contains(maxBufferMiB) else {
@@ -144,6 +147,7 @@ struct TargetDaemon: ParsableCommand {
         settings.defaultQueuedCommands = queueDepth
         settings.maxBufferedBytesPerConnection = maxBufferMiB << 20
         settings.pollMicroseconds = pollUsec
+        settings.pinLoops = pinLoops
         let server = try TargetServer(registry: registry, settings: settings, loopCount: loopCount, logger: logger)
         do {
             _ = try server.listen(on: portals)

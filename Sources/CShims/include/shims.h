@@ -112,5 +112,12 @@ size_t cshims_io_event_size(void);
 
 // MARK: - threads
 
+/// Pins the calling thread to the `index`-th CPU (modulo their count) of the CPUs the calling thread may run on
+/// (`sched_getaffinity`, so cgroup cpusets and `taskset` are honoured). Returns that CPU's number, or -errno.
+int cshims_pin_thread_to_allowed_cpu(int index);
+/// Lets the calling thread run on every CPU the main thread may use (worker threads started from a pinned
+/// event loop would otherwise inherit its single CPU). Returns 0 or -errno.
+int cshims_thread_use_process_cpus(void);
+
 /// pthread_setname_np(pthread_self(), name) (truncated to 15 bytes).
 void cshims_set_thread_name(const char *name);
