@@ -73,7 +73,27 @@ final class Connection: EventHandler {
     private var phase: Phase = .login
     private var login: LoginStateMachine
     private var loginTimer: TimerID?
-    var params: SessionParameters?
+    var params: SessionParameters? {
+        didSet { burst = BurstLimits(params) }
+    }
+    /// The negotiated numbers the per-command path reads (a copy of `params` would retain its strings).
+    private var burst = BurstLimits(nil)
+
+    private struct BurstLimits {
+        var firstBurstLength = 0
+        var maxBurstLength = 0
+        var maxOutstandingR2T = 1
+        var initialR2T = true
+        var immediateData = false
+        init(_ p: SessionParameters?) {
+            guard let p else { return }
+            firstBurstLength = Int(p.firstBurstLength)
+            maxBurstLength = Int(p.maxBurstLength)
+            maxOutstandingR2T = max(1, Int(p.maxOutstandingR2T))
+            initialR2T = p.initialR2T
+            immediateData = p.immediateData
+        }
+    }
     var target: Target?
     private var sessionKey: SessionKey?
     private var sessionID: UInt64 = 0
@@ -691,7 +711,8 @@ final class Connection: EventHandler {
     // MARK: SCSI commands
 
     private func beginSCSICommand(_ cmd: SCSICommandPDU, bhs: [UInt8], immediateDataLength: Int) -> DataSink {
-        guard let params, let target else {
+        // (No `let params` binding: copying SessionParameters' strings per command showed in profiles.)
+        guard params != nil, let target else {
             // SCSI commands in a discovery session: RFC 7143 §6.2 — protocol error.
             sendReject(reason: 0x04, bhs: bhs)
             return .discard
@@ -747,15 +768,16 @@ final class Connection: EventHandler {
         }
         // RFC 7143 §13.13/§13.14: unsolicited data (immediate + Data-Out before any R2T) is limited to
         // FirstBurstLength and only allowed when InitialR2T=No (immediate data needs ImmediateData=Yes).
-        let firstBurst = Int(params.firstBurstLength)
-        if cmd.final || params.initialR2T {
+        let firstBurst = burst.firstBurstLength
+        let initialR2T = burst.initialR2T
+        if cmd.final || initialR2T {
             task.nextR2TOffset = min(immediateDataLength, task.dataOutLength)
         } else {
             task.nextR2TOffset = min(firstBurst, task.dataOutLength)
         }
-        task.unsolicitedLimit = params.initialR2T ? immediateDataLength : firstBurst
+        task.unsolicitedLimit = initialR2T ? immediateDataLength : firstBurst
         // RFC 7143 §13.11/§13.14: immediate data needs ImmediateData=Yes and never exceeds FirstBurstLength.
-        if immediateDataLength > 0 && (!params.immediateData || immediateDataLength > firstBurst) {
+        if immediateDataLength > 0 && (!burst.immediateData || immediateDataLength > firstBurst) {
             logger.info("immediate data not allowed or beyond FirstBurstLength", metadata: [
                 "iscsi.itt": "\(cmd.initiatorTaskTag)", "length": "\(immediateDataLength)", "fbl": "\(firstBurst)"])
             task.sense = .dataPhaseError
@@ -814,7 +836,7 @@ final class Connection: EventHandler {
         }
         if d.targetTransferTag == reservedTag {
             // Unsolicited Data-Out must stay within FirstBurstLength.
-            guard let params, !params.initialR2T, offset + dataLength <= Int(params.firstBurstLength) else {
+            guard params != nil, !burst.initialR2T, offset + dataLength <= burst.firstBurstLength else {
                 sendReject(reason: 0x04, bhs: bhs)
                 return .discard
             }
@@ -881,9 +903,9 @@ final class Connection: EventHandler {
 
     /// RFC 7143 §11.8: solicit the remaining data, at most MaxBurstLength per R2T and MaxOutstandingR2T at a time.
     private func issueR2Ts(_ task: SCSITask) {
-        guard let params else { return }
-        let maxBurst = Int(params.maxBurstLength)
-        let maxOutstanding = max(1, Int(params.maxOutstandingR2T))
+        guard params != nil else { return }
+        let maxBurst = burst.maxBurstLength
+        let maxOutstanding = burst.maxOutstandingR2T
         // Unsolicited data still to come: wait for it before soliciting beyond it.
         while task.outstandingR2Ts.count < maxOutstanding && task.nextR2TOffset < task.dataOutLength {
             let offset = task.nextR2TOffset
@@ -991,7 +1013,7 @@ final class Connection: EventHandler {
 
     /// Data-In PDUs (RFC 7143 §11.7) with phase collapse: status in the final Data-In.
     private func sendDataIn(_ task: SCSITask, data: UnsafeRawBufferPointer, owner: AnyObject, cdbBytes: Int) {
-        guard let params else { return }
+        guard params != nil else { return }
         let edtl = Int(task.pdu.expectedDataTransferLength)
         if data.count == 0 {
             finishGood(task, dataLength: 0, cdbBytes: cdbBytes)
@@ -999,7 +1021,7 @@ final class Connection: EventHandler {
         }
         let r = residual(edtl: edtl, cdbBytes: cdbBytes)
         let maxSeg = maxXmitDataSegment
-        let maxBurst = max(maxSeg, Int(params.maxBurstLength))
+        let maxBurst = max(maxSeg, burst.maxBurstLength)
         var offset = 0
         var burstUsed = 0
         while offset < data.count {

@@ -9,7 +9,7 @@ public enum CommandParser {
     ///   - unit: the addressed logical unit.
     /// - Returns: the command, its data direction and the byte count the CDB implies.
     /// - Throws: the `SenseReason` to report with CHECK CONDITION.
-    public static func parse(_ cdb: [UInt8], unit: LogicalUnitInfo) throws(SenseReason) -> ParsedCommand {
+    public static func parse(_ cdb: [UInt8], unit: borrowing LogicalUnitInfo) throws(SenseReason) -> ParsedCommand {
         let (opcode, c) = try decodeHeader(cdb)
         switch opcode {
         case .testUnitReady:
