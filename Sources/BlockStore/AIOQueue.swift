@@ -31,8 +31,9 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
     private let iocbs: UnsafeMutableRawPointer
     private let iocbPointers: UnsafeMutablePointer<UnsafeMutablePointer<iocb>?>
     private let events: UnsafeMutablePointer<io_event>
-    /// Slot numbers of the iocbs offered to one io_submit (scratch, `maxInFlight` entries).
-    private let takenSlots: UnsafeMutablePointer<Int>
+    /// Slots holding a prepared iocb not yet accepted by io_submit, in submission order, from `preparedHead`.
+    private var prepared: [Int] = []
+    private var preparedHead = 0
     private var slots: [Slot?]
     private var freeSlots: [Int]
     private var queue = FIFO<Queued>()
@@ -69,8 +70,7 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
         iocbPointers = .allocate(capacity: maxInFlight)
         iocbPointers.initialize(repeating: nil, count: maxInFlight)
         events = .allocate(capacity: maxInFlight)
-        takenSlots = .allocate(capacity: maxInFlight)
-        takenSlots.initialize(repeating: 0, count: maxInFlight)
+        prepared.reserveCapacity(maxInFlight)
         slots = Array(repeating: nil, count: maxInFlight)
         freeSlots = Array((0..<maxInFlight).reversed())
         do throws(SystemError) {
@@ -93,7 +93,6 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
         iocbs.deallocate()
         iocbPointers.deallocate()
         events.deallocate()
-        takenSlots.deallocate()
     }
 
     /// Destroys the context. Queued requests complete with ECANCELED; in-flight ones are waited for by
@@ -112,6 +111,14 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
         if let r = registration { loop.deregister(r); registration = nil }
         if let t = retryTimer { loop.cancel(t); retryTimer = nil }
         releaseResources()
+        // Prepared but never accepted by the kernel, then still queued: all cancelled, in order.
+        for slot in prepared[preparedHead...] {
+            guard let s = slots[slot] else { continue }
+            slots[slot] = nil
+            s.completion(.failure(SystemError(errno: ECANCELED, call: IOEngine.aioCall(s.request.op))))
+        }
+        prepared.removeAll()
+        preparedHead = 0
         while let q = queue.popFirst() {
             q.completion(.failure(SystemError(errno: ECANCELED, call: IOEngine.aioCall(q.request.op))))
         }
@@ -134,15 +141,14 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
         }
     }
 
-    /// Submits as much of the queue as the in-flight cap allows.
+    /// Submits as much of the queue as the in-flight cap allows. Queued requests move (not copy) into free
+    /// slots with their iocb prepared; prepared slots go to the kernel in order, and those it does not take
+    /// stay prepared for the next call.
     private func flush() {
         guard let ctx = context else { return }
-        while !queue.isEmpty && inFlight < maxInFlight {
-            let batch = min(queue.count, maxInFlight - inFlight)
-            var offered = 0
-            for i in 0..<batch {
-                guard let q = queue.peek(i), let slot = freeSlots.popLast() else { break }
-                let cb = iocbPointer(slot)
+        while true {
+            while !queue.isEmpty, let slot = freeSlots.popLast() {
+                guard let q = queue.popFirst() else { freeSlots.append(slot); break }
                 let cmd: Int32
                 switch q.request.op {
                 case .read: cmd = 0
@@ -152,24 +158,22 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
                 }
                 // SBC-3 FUA on the direct path: RWF_DSYNC in aio_rw_flags (kernel ≥ 4.13).
                 let flags = (q.request.op == .write && q.request.fua) ? CSHIMS_RW_DSYNC : 0
-                cshims_io_prep(cb, cmd, q.device.fd, q.request.buffer, q.request.length, Int64(q.request.offset),
-                               flags, eventFD, UInt64(slot))
-                iocbPointers[i] = cb
-                takenSlots[i] = slot
-                offered += 1
+                cshims_io_prep(iocbPointer(slot), cmd, q.device.fd, q.request.buffer, q.request.length,
+                               Int64(q.request.offset), flags, eventFD, UInt64(slot))
+                slots[slot] = Slot(request: q.request, device: q.device, completion: q.completion)
+                prepared.append(slot)
             }
+            let offered = prepared.count - preparedHead
+            if offered == 0 { return }
+            for i in 0..<offered { iocbPointers[i] = iocbPointer(prepared[preparedHead + i]) }
             engine?.statistics.ioSubmitCalls += 1
             let rc = submitHook?(ctx, offered, iocbPointers)
                 ?? cshims_io_submit(ctx, offered, iocbPointers)
             let accepted = rc > 0 ? min(Int(rc), offered) : 0
-            for i in 0..<offered {
-                let slot = takenSlots[i]
-                if i < accepted {
-                    guard let q = queue.popFirst() else { break }
-                    slots[slot] = Slot(request: q.request, device: q.device, completion: q.completion)
-                } else {
-                    freeSlots.append(slot)  // not submitted: the request stays queued in order
-                }
+            preparedHead += accepted
+            if preparedHead == prepared.count {
+                prepared.removeAll(keepingCapacity: true)
+                preparedHead = 0
             }
             inFlight += accepted
             engine?.statistics.aioSubmitted += accepted
@@ -180,20 +184,31 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
             }
             if rc == -EINTR { continue }
             if rc == -EAGAIN || rc == 0 {
-                // Kernel resources exhausted: keep everything queued (tgt leaves the commands pending).
+                // Kernel resources exhausted: keep everything prepared, in order (tgt leaves the commands pending).
                 engine?.statistics.eagainSubmits += 1
                 if inFlight == 0 { armRetry() }  // otherwise the next completion resubmits
                 return
             }
             // io_submit reports an error only for the first iocb: fail (or reroute) that one, keep the rest.
-            guard let q = queue.popFirst() else { return }
+            let slot = prepared[preparedHead]
+            preparedHead += 1
+            if preparedHead == prepared.count {
+                prepared.removeAll(keepingCapacity: true)
+                preparedHead = 0
+            }
+            guard let refused = slots[slot] else { continue }
+            slots[slot] = nil
+            freeSlots.append(slot)
             if let engine {
-                engine.aioRefused(q.request, q.device, errno: -rc, q.completion)
+                engine.aioRefused(refused.request, refused.device, errno: -rc, refused.completion)
             } else {
-                q.completion(.failure(SystemError(errno: -rc, call: IOEngine.aioCall(q.request.op))))
+                refused.completion(.failure(SystemError(errno: -rc, call: IOEngine.aioCall(refused.request.op))))
             }
         }
     }
+
+    /// Requests not yet accepted by the kernel (queued, or prepared after a partial / EAGAIN submit).
+    private var hasUnsubmitted: Bool { !queue.isEmpty || preparedHead < prepared.count }
 
     private func armRetry() {
         guard retryTimer == nil else { return }
@@ -206,7 +221,7 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
 
     func handleEvents(_ events: EpollEvents) {
         reap()
-        if !queue.isEmpty { scheduleFlush() }
+        if hasUnsubmitted { scheduleFlush() }
     }
 
     /// Collects finished iocbs without blocking and runs their completions.

@@ -85,8 +85,11 @@ final class Connection: EventHandler {
         var maxOutstandingR2T = 1
         var initialR2T = true
         var immediateData = false
+        /// Login completed with session parameters (a full-feature session).
+        var negotiated = false
         init(_ p: SessionParameters?) {
             guard let p else { return }
+            negotiated = true
             firstBurstLength = Int(p.firstBurstLength)
             maxBurstLength = Int(p.maxBurstLength)
             maxOutstandingR2T = max(1, Int(p.maxOutstandingR2T))
@@ -712,7 +715,7 @@ final class Connection: EventHandler {
 
     private func beginSCSICommand(_ cmd: SCSICommandPDU, bhs: [UInt8], immediateDataLength: Int) -> DataSink {
         // (No `let params` binding: copying SessionParameters' strings per command showed in profiles.)
-        guard params != nil, let target else {
+        guard burst.negotiated, let target else {
             // SCSI commands in a discovery session: RFC 7143 §6.2 — protocol error.
             sendReject(reason: 0x04, bhs: bhs)
             return .discard
@@ -836,7 +839,7 @@ final class Connection: EventHandler {
         }
         if d.targetTransferTag == reservedTag {
             // Unsolicited Data-Out must stay within FirstBurstLength.
-            guard params != nil, !burst.initialR2T, offset + dataLength <= burst.firstBurstLength else {
+            guard burst.negotiated, !burst.initialR2T, offset + dataLength <= burst.firstBurstLength else {
                 sendReject(reason: 0x04, bhs: bhs)
                 return .discard
             }
@@ -903,7 +906,7 @@ final class Connection: EventHandler {
 
     /// RFC 7143 §11.8: solicit the remaining data, at most MaxBurstLength per R2T and MaxOutstandingR2T at a time.
     private func issueR2Ts(_ task: SCSITask) {
-        guard params != nil else { return }
+        guard burst.negotiated else { return }
         let maxBurst = burst.maxBurstLength
         let maxOutstanding = burst.maxOutstandingR2T
         // Unsolicited data still to come: wait for it before soliciting beyond it.
@@ -1013,7 +1016,7 @@ final class Connection: EventHandler {
 
     /// Data-In PDUs (RFC 7143 §11.7) with phase collapse: status in the final Data-In.
     private func sendDataIn(_ task: SCSITask, data: UnsafeRawBufferPointer, owner: AnyObject, cdbBytes: Int) {
-        guard params != nil else { return }
+        guard burst.negotiated else { return }
         let edtl = Int(task.pdu.expectedDataTransferLength)
         if data.count == 0 {
             finishGood(task, dataLength: 0, cdbBytes: cdbBytes)
@@ -1045,7 +1048,7 @@ final class Connection: EventHandler {
                 pdu.residualCount = r.count
                 tasks[task.itt] = nil
             }
-            sendData(.dataIn(pdu), data: slice, owner: owner, onSent: last ? { [weak self] in self?.releaseBuffers(task) } : nil)
+            sendData(.dataIn(pdu), data: slice, owner: owner, sentTask: last ? task : nil)
             offset += n
         }
     }
@@ -1274,18 +1277,19 @@ final class Connection: EventHandler {
 
     private func send(_ pdu: TargetPDU, data: [UInt8]) {
         if data.isEmpty {
-            enqueue(pdu, data: nil, owner: nil, onSent: nil)
+            enqueue(pdu, data: nil, owner: nil, sentTask: nil)
         } else {
             let owned = OwnedBytes(data)
-            enqueue(pdu, data: owned.bytes, owner: owned, onSent: nil)
+            enqueue(pdu, data: owned.bytes, owner: owned, sentTask: nil)
         }
     }
 
-    private func sendData(_ pdu: TargetPDU, data: UnsafeRawBufferPointer, owner: AnyObject, onSent: (() -> Void)?) {
-        enqueue(pdu, data: data, owner: owner, onSent: onSent)
+    /// Queues a PDU whose data lives in `owner`'s memory; `sentTask`'s buffers are released once it is sent.
+    private func sendData(_ pdu: TargetPDU, data: UnsafeRawBufferPointer, owner: AnyObject, sentTask: SCSITask?) {
+        enqueue(pdu, data: data, owner: owner, sentTask: sentTask)
     }
 
-    private func enqueue(_ pdu: TargetPDU, data: UnsafeRawBufferPointer?, owner: AnyObject?, onSent: (() -> Void)?) {
+    private func enqueue(_ pdu: TargetPDU, data: UnsafeRawBufferPointer?, owner: AnyObject?, sentTask: SCSITask?) {
         guard !closed else { return }
         let length = data?.count ?? 0
         let item = tx.makePDU()
@@ -1312,7 +1316,7 @@ final class Connection: EventHandler {
         }
         item.data = data
         item.owner = owner
-        item.onSent = onSent
+        item.sentTask = sentTask
         tx.append(item)
         scheduleFlush()
     }
@@ -1340,7 +1344,7 @@ final class Connection: EventHandler {
     private func flush() {
         guard !closed else { return }
         do {
-            let done = try tx.flush(fd: fd)
+            let done = try tx.flush(fd: fd) { task in releaseBuffers(task) }
             wantWritable = !done
             if done && closeAfterFlush { close(reason: "closed after final response"); return }
             // Queue depth 1: the initiator has nothing outstanding and usually sends its next command within

@@ -15,8 +15,9 @@ final class OutgoingPDU {
     var data: UnsafeRawBufferPointer?
     /// Keeps `data` alive until the PDU is on the wire.
     var owner: AnyObject?
-    /// Runs once the last byte of this PDU was handed to the kernel.
-    var onSent: (() -> Void)?
+    /// A command whose buffers go back to the pool once the last byte of this PDU was handed to the kernel
+    /// (the final Data-In of a read); reported by `TransmitQueue.flush` (no closure per PDU).
+    var sentTask: SCSITask?
 
     init() {
         storage = UnsafeMutableRawPointer.allocate(byteCount: Self.slotSize, alignment: 16)
@@ -32,7 +33,7 @@ final class OutgoingPDU {
         trailerLength = 0
         data = nil
         owner = nil
-        onSent = nil
+        sentTask = nil
     }
 }
 
@@ -82,7 +83,7 @@ struct TransmitQueue {
 
     /// Writes as much as the socket takes. Returns `true` when everything was written.
     /// Throws on a socket error (connection-fatal).
-    mutating func flush(fd: Int32) throws -> Bool {
+    mutating func flush(fd: Int32, taskSent: (SCSITask) -> Void) throws -> Bool {
         let maxIOV = 64
         var iov = [iovec](repeating: iovec(), count: maxIOV * 3)
         while head < queue.count {
@@ -122,9 +123,9 @@ struct TransmitQueue {
                         let done = queue[head]
                         head += 1
                         sentInHead = 0
-                        let cb = done.onSent
+                        let sent = done.sentTask
                         recycle(done)
-                        cb?()
+                        if let sent { taskSent(sent) }
                     } else {
                         sentInHead += written
                         written = 0
