@@ -1297,22 +1297,12 @@ final class Connection: EventHandler {
         pdu.encodeBHS(into: item.storage, dataSegmentLength: length)
         item.headerLength = BHS.size
         if headerDigest {
-            // RFC 7143 §13.1: the header digest covers the BHS (no AHS here); sent least-significant byte first.
-            let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: item.storage, count: BHS.size))
-            item.storage.storeBytes(of: crc.littleEndian, toByteOffset: BHS.size, as: UInt32.self)
-            item.headerLength += 4
+            item.headerLength += PDUEncoder.writeHeaderDigest(item.storage, headerCount: BHS.size)
         }
         if let data, length > 0 {
-            // RFC 7143 §11.1: the data segment is padded to 4 bytes; the data digest covers data and padding.
-            let pad = paddedLength(length) - length
-            let t = item.trailer
-            t.initializeMemory(as: UInt8.self, repeating: 0, count: pad)
-            item.trailerLength = pad
-            if dataDigest {
-                let crc = CRC32C.finalize(CRC32C.update(CRC32C.update(CRC32C.initial, data), zeroBytes: pad))
-                t.storeBytes(of: crc.littleEndian, toByteOffset: pad, as: UInt32.self)
-                item.trailerLength += 4
-            }
+            let crc = dataDigest ? CRC32C.update(CRC32C.initial, data) : CRC32C.initial
+            item.trailerLength = PDUEncoder.writeTrailer(into: item.trailer, dataLength: length, runningDataCRC: crc,
+                                                         dataDigest: dataDigest)
         }
         item.data = data
         item.owner = owner

@@ -55,12 +55,36 @@ public enum PDUEncoder {
     /// The trailer for data that was sent from several buffers: pass the running CRC32C register
     /// (`CRC32C.update` from `CRC32C.initial` over all data bytes, not finalised).
     public static func trailerBytes(dataLength: Int, runningDataCRC: UInt32, dataDigest: Bool) -> [UInt8] {
-        let pad = paddedLength(dataLength) - max(0, dataLength)
-        var out = [UInt8](repeating: 0, count: pad)
-        if dataDigest && dataLength > 0 {
-            let crc = CRC32C.finalize(CRC32C.update(runningDataCRC, zeroBytes: pad))
-            out.append(contentsOf: CRC32C.wireBytes(crc))
+        var out = [UInt8](repeating: 0, count: maxTrailerLength)
+        let n = out.withUnsafeMutableBytes { raw in
+            raw.baseAddress.map { writeTrailer(into: $0, dataLength: dataLength, runningDataCRC: runningDataCRC,
+                                               dataDigest: dataDigest) } ?? 0
         }
+        out.removeLast(maxTrailerLength - n)
         return out
+    }
+
+    /// Longest trailer: 3 bytes of padding + a 4-byte data digest.
+    public static let maxTrailerLength = 7
+
+    /// Writes the trailer (padding, then the data digest when `dataDigest` and the data is not empty) into
+    /// `base` (≥ `maxTrailerLength` writable bytes, e.g. a transmit-queue slot). Returns its length.
+    public static func writeTrailer(into base: UnsafeMutableRawPointer, dataLength: Int, runningDataCRC: UInt32,
+                                    dataDigest: Bool) -> Int {
+        // RFC 7143 §11.1: the data segment is padded to 4 bytes; the data digest covers data and padding.
+        let pad = paddedLength(dataLength) - max(0, dataLength)
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: pad)
+        guard dataDigest && dataLength > 0 else { return pad }
+        let crc = CRC32C.finalize(CRC32C.update(runningDataCRC, zeroBytes: pad))
+        base.storeBytes(of: crc.littleEndian, toByteOffset: pad, as: UInt32.self)  // least-significant byte first
+        return pad + 4
+    }
+
+    /// Writes the header digest over the `count` header bytes at `base` (BHS + AHS) right after them
+    /// (RFC 7143 §13.1). Returns 4, the digest's length.
+    public static func writeHeaderDigest(_ base: UnsafeMutableRawPointer, headerCount count: Int) -> Int {
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: base, count: count))
+        base.storeBytes(of: crc.littleEndian, toByteOffset: count, as: UInt32.self)
+        return 4
     }
 }

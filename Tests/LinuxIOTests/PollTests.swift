@@ -74,10 +74,14 @@ private struct PollLoop {
     /// A window that sees no event: request it, then wait until the loop is back asleep (so the next request
     /// cannot land inside it). False when the loop never went back to sleep.
     func missedWindow() async -> Bool {
-        _ = await request(200_000)
+        _ = await request(.max)  // clamped to the loop's maxPollNanoseconds
         return await waitUntilAsleep() == true
     }
 }
+
+/// Window length for the miss/backoff tests: long enough that the loop thread is never preempted past its end
+/// before its first poll (such a window is not counted as a miss, which would shift the backoff by one request).
+private let missWindow: UInt64 = 5_000_000
 
 private func skipNoProc() {
     print("skipping poll-window test: /proc/self/task/<tid>/syscall does not show where the loop thread sleeps")
@@ -145,7 +149,7 @@ private func skipNoProc() {
 
     /// Four consecutive windows with no event: the next requests are ignored (exponential backoff).
     @Test func fourMissedWindowsBackOff() async throws {
-        let p = try await PollLoop.start("poll-backoff", maxPoll: 200_000)
+        let p = try await PollLoop.start("poll-backoff", maxPoll: missWindow)
         defer { shutdown(p.loop) }
         guard await p.waitUntilAsleep() != nil else { skipNoProc(); return }
         var counts: [UInt64] = [await p.spins]
@@ -164,7 +168,7 @@ private func skipNoProc() {
 
     /// The backoff ends: after the ignored requests (16 after the fourth miss) a request polls again.
     @Test func backoffEndsAfterTheIgnoredRequests() async throws {
-        let p = try await PollLoop.start("poll-retry", maxPoll: 200_000)
+        let p = try await PollLoop.start("poll-retry", maxPoll: missWindow)
         defer { shutdown(p.loop) }
         guard await p.waitUntilAsleep() != nil else { skipNoProc(); return }
         for _ in 0..<4 { #expect(await p.missedWindow()) }
@@ -177,7 +181,7 @@ private func skipNoProc() {
 
     /// An event inside a window resets the miss count: three misses, a hit, three misses — no backoff yet.
     @Test func aHitResetsTheMissCount() async throws {
-        let p = try await PollLoop.start("poll-reset", maxPoll: 200_000)
+        let p = try await PollLoop.start("poll-reset", maxPoll: missWindow)
         defer { shutdown(p.loop) }
         guard await p.waitUntilAsleep() != nil else { skipNoProc(); return }
         for _ in 0..<3 { #expect(await p.missedWindow()) }
