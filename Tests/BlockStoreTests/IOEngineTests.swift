@@ -79,6 +79,17 @@ import Testing
         await h.shutdown()
     }
 
+    @Test func backingFilesAreOpenedWithoutAtimeUpdates() throws {
+        let file = try TempFile(size: 64 * 1024)
+        defer { file.remove() }
+        let device = try BackingDevice.open(path: file.path, readOnly: false, direct: false)
+        // O_NOATIME (0o1000000): reads of a LUN do not dirty the backing inode. We own the file, so the
+        // open must not have fallen back to plain flags.
+        let noatime: Int32 = 0o1000000
+        #expect(fcntl(device.fd, F_GETFL) & noatime != 0)
+        #expect(fcntl(device.bufferedFD, F_GETFL) & noatime != 0)
+    }
+
     @Test func bufferedReadPastTheCurrentEndOfFileIsEIO() async throws {
         let file = try TempFile(size: 64 * 1024, pattern: 1)
         defer { file.remove() }

@@ -70,7 +70,8 @@ int cshims_iov_max(void);
 
 // MARK: - files and block devices
 
-/// open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | (direct ? O_DIRECT : 0)).
+/// open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | (direct ? O_DIRECT : 0) | O_NOATIME), without
+/// O_NOATIME when it is refused (EPERM: not the owner, no CAP_FOWNER).
 int cshims_open_backing(const char *path, int read_only, int direct);
 /// ioctl(BLKGETSIZE64).
 int cshims_blk_getsize64(int fd, uint64_t *size);
