@@ -41,12 +41,12 @@ final class Connection: EventHandler {
     /// The PDU whose data segment is being received. A class: it is updated in place as bytes arrive (a struct
     /// with five reference-counted fields was copied several times per command).
     private final class PendingPayload {
-        let pdu: InitiatorPDU
-        let bhs: [UInt8]
-        let dataLength: Int
-        let paddedLength: Int
-        let digestLength: Int
-        let sink: DataSink
+        private(set) var pdu: InitiatorPDU
+        private(set) var bhs: [UInt8]
+        private(set) var dataLength: Int
+        private(set) var paddedLength: Int
+        private(set) var digestLength: Int
+        private(set) var sink: DataSink
         /// Bytes of (padded data + digest) consumed so far.
         var consumed: Int = 0
         var scratch: [UInt8] = []
@@ -60,8 +60,53 @@ final class Connection: EventHandler {
             self.digestLength = digestLength
             self.sink = sink
         }
+
+        /// Makes a finished object describe the next PDU (no allocation per PDU).
+        func reset(pdu: InitiatorPDU, bhs: [UInt8], dataLength: Int, paddedLength: Int, digestLength: Int, sink: DataSink) {
+            self.pdu = pdu
+            self.bhs = bhs
+            self.dataLength = dataLength
+            self.paddedLength = paddedLength
+            self.digestLength = digestLength
+            self.sink = sink
+            consumed = 0
+            scratch = []
+            digestBytes.removeAll(keepingCapacity: true)
+        }
+
+        /// Drops what a finished PDU referenced: its task must not outlive its command because a spare payload
+        /// object still points at it (tasks count as load for busy-polling until they are freed).
+        func clear() {
+            pdu = Self.idlePDU
+            bhs = []
+            sink = .discard
+            scratch = []
+        }
+
+        static let idlePDU = InitiatorPDU.nopOut(NOPOut(initiatorTaskTag: 0xffff_ffff, cmdSN: 0, expStatSN: 0))
+        static func idle() -> PendingPayload {
+            PendingPayload(pdu: idlePDU, bhs: [], dataLength: 0, paddedLength: 0, digestLength: 0, sink: .discard)
+        }
     }
     private var pending: PendingPayload?
+    /// The payload object reused for the next PDU once nothing else holds it (an allocation per PDU saved).
+    private var sparePending = PendingPayload.idle()
+    /// The BHS of the PDU being parsed, copied in place when no earlier PDU still holds the array.
+    private var bhsBuffer = [UInt8](repeating: 0, count: BHS.size)
+
+    private func makePending(pdu: InitiatorPDU, bhs: [UInt8], dataLength: Int, digest: Bool, sink: DataSink) -> PendingPayload {
+        let padded = paddedLength(dataLength)
+        let digestLength = digest && dataLength > 0 ? 4 : 0
+        if isKnownUniquelyReferenced(&sparePending) {
+            sparePending.reset(pdu: pdu, bhs: bhs, dataLength: dataLength, paddedLength: padded,
+                               digestLength: digestLength, sink: sink)
+            return sparePending
+        }
+        let p = PendingPayload(pdu: pdu, bhs: bhs, dataLength: dataLength, paddedLength: padded,
+                               digestLength: digestLength, sink: sink)
+        sparePending = p
+        return p
+    }
 
     // MARK: phases
 
@@ -320,7 +365,9 @@ final class Connection: EventHandler {
             }
             let headerLength = 48 + info.totalAHSLength + (headerDigest ? 4 : 0)
             guard available >= headerLength else { return }
-            let bhs = Array(UnsafeRawBufferPointer(start: base + rxStart, count: 48))
+            // Copy-on-write keeps this safe: an array still held elsewhere is copied, not overwritten.
+            bhsBuffer.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: base + rxStart, count: 48)) }
+            let bhs = bhsBuffer
             let ahs = Array(UnsafeRawBufferPointer(start: base + rxStart + 48, count: info.totalAHSLength))
             if headerDigest {
                 let computed = CRC32C.checksum(UnsafeRawBufferPointer(start: base + rxStart, count: 48 + info.totalAHSLength))
@@ -340,10 +387,8 @@ final class Connection: EventHandler {
                 if error.code == .unknownOpcode, case .fullFeature = phase {
                     // RFC 7143 §11.17.1: Reject "command not supported", skip its data.
                     sendReject(reason: 0x05, bhs: bhs)
-                    pending = PendingPayload(pdu: .nopOut(NOPOut(initiatorTaskTag: reservedTag, cmdSN: 0, expStatSN: 0)),
-                                             bhs: bhs, dataLength: info.dataSegmentLength,
-                                             paddedLength: paddedLength(info.dataSegmentLength),
-                                             digestLength: dataDigest && info.dataSegmentLength > 0 ? 4 : 0, sink: .discard)
+                    pending = makePending(pdu: .nopOut(NOPOut(initiatorTaskTag: reservedTag, cmdSN: 0, expStatSN: 0)),
+                                          bhs: bhs, dataLength: info.dataSegmentLength, digest: dataDigest, sink: .discard)
                     ignoreCompletedPending = true
                     continue
                 }
@@ -353,9 +398,7 @@ final class Connection: EventHandler {
             }
             let sink = sinkForHeader(pdu, bhs: bhs, dataLength: info.dataSegmentLength)
             if closed || isClosing { return }
-            pending = PendingPayload(pdu: pdu, bhs: bhs, dataLength: info.dataSegmentLength,
-                                     paddedLength: paddedLength(info.dataSegmentLength),
-                                     digestLength: dataDigest && info.dataSegmentLength > 0 ? 4 : 0, sink: sink)
+            pending = makePending(pdu: pdu, bhs: bhs, dataLength: info.dataSegmentLength, digest: dataDigest, sink: sink)
             if info.dataSegmentLength == 0 { completePayload() }
         }
     }
@@ -407,6 +450,7 @@ final class Connection: EventHandler {
     private func completePayload() {
         guard let p = pending else { return }
         pending = nil
+        defer { p.clear() }
         // Direct reads may have left digest bytes to fetch: they are consumed through the buffer path,
         // so by now p.consumed covers everything.
         if p.digestLength > 0 && p.dataLength > 0 {
@@ -722,14 +766,16 @@ final class Connection: EventHandler {
         }
         let admission = admit(cmdSN: cmd.cmdSN, immediate: cmd.immediate)
         if admission == .drop { return .discard }
-        if tasks[cmd.initiatorTaskTag] != nil {
+        let lunNumber = SAMLUN.decode(cmd.lun)
+        let unit = lunNumber.flatMap { target.units[$0] }
+        let task = SCSITask(pdu: cmd, lunNumber: lunNumber, unit: unit, load: ctx.load)
+        // One hash for the tag check and the insertion (nothing below returns before the task is set up).
+        if let previous = tasks.updateValue(task, forKey: cmd.initiatorTaskTag) {
+            tasks[cmd.initiatorTaskTag] = previous
             // RFC 7143 §11.17.1: a second task with a tag in use → Reject "task in progress".
             sendReject(reason: 0x07, bhs: bhs)
             return .discard
         }
-        let lunNumber = SAMLUN.decode(cmd.lun)
-        let unit = lunNumber.flatMap { target.units[$0] }
-        let task = SCSITask(pdu: cmd, lunNumber: lunNumber, unit: unit, load: ctx.load)
         lastCommandExpStatSN = cmd.expStatSN
         do {
             if let unit {
@@ -787,7 +833,6 @@ final class Connection: EventHandler {
             task.dataOutLength = 0
             if let b = task.buffer { task.buffer = nil; ctx.pool.give(b) }
         }
-        tasks[cmd.initiatorTaskTag] = task
         // The CmdSN window decision is made now (it picks the data sink) but applied once the whole PDU
         // arrived with a good data digest: a command discarded for a digest error keeps its CmdSN, so the
         // initiator's retry with the same CmdSN is accepted (RFC 7143 §7.8, §7.2.1).
