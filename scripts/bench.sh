@@ -263,14 +263,25 @@ for label, w, kind, goal in goals:
         continue
     r = a / b
     ok = r >= goal if kind == "iops" else r <= goal
-    rows_out.append(f"| {label} | {'≥' if kind == 'iops' else '≤'} {goal}× | {r:.2f}× | {'met' if ok else 'NOT met'} |")
+    # Paired per-round ratios (within a round tgtd ran right before ours): the spread shows how far a
+    # median sits from the goal line relative to the machine's run-to-run noise.
+    ours_v, tgtd_v = data[w].get("ours", []), data[w].get("tgtd", [])
+    per_round = []
+    for o, t in zip(ours_v, tgtd_v):
+        if kind == "cpu":
+            if o[2] > 0 and t[2] > 0 and t[3] > 0:
+                per_round.append((o[3] / o[2]) / (t[3] / t[2]))
+        elif o[0] > 0 and t[0] > 0:
+            per_round.append(t[0] / o[0] if kind == "latency" else o[0] / t[0])
+    rounds = " ".join(f"{x:.2f}" for x in per_round)
+    rows_out.append(f"| {label} | {'≥' if kind == 'iops' else '≤'} {goal}× | {r:.2f}× | {rounds} | {'met' if ok else 'NOT met'} |")
 if rows_out:
     print()
     if sys.argv[2] == "1":
         print("Smoke run (SMOKE=1): a harness check, not a measurement.")
         print()
-    print("| target (ours/tgtd) | goal | measured | |")
-    print("|---|---:|---:|---|")
+    print("| target (ours/tgtd) | goal | measured (medians) | per round | |")
+    print("|---|---:|---:|---|---|")
     print("\n".join(rows_out))
 PY
     echo
