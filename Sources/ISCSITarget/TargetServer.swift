@@ -209,6 +209,23 @@ public final class TargetServer: Sendable {
         }
     }
 
+    /// SCSI tasks alive on all event loops (diagnostics and tests): a task lives from its command PDU until its
+    /// response is sent and nothing references it any more. It is the queue-depth signal busy-polling relies on,
+    /// so a task kept alive by a stale reference would disturb polling. Blocks until every loop answered.
+    public func liveSCSITaskCount() -> Int {
+        let total = Mutex(0)
+        for ctxBox in contexts {
+            let done = Semaphore()
+            ctxBox.loop.execute {
+                let n = ctxBox.owned.load.activeTasks
+                total.withLock { $0 += n }
+                done.signal()
+            }
+            done.wait(timeoutSeconds: 5)
+        }
+        return total.withLock { $0 }
+    }
+
     /// Graceful stop: stop accepting, let in-flight I/O finish, close every connection.
     public func stop() {
         let listeners = shared.withLock { s -> [(fd: Int32, address: SocketAddress)] in

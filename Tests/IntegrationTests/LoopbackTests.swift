@@ -124,6 +124,30 @@ final class LoopbackFixture {
         #expect(try i.scsi(cdb: [0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0]).status == 0)
     }
 
+    /// A task lives until its response is sent: nothing (a reused receive-path object, a completion closure)
+    /// may keep it alive after that, since live tasks are the queue-depth signal for busy-polling.
+    @Test func tasksAreFreedOnceTheirResponsesAreSent() throws {
+        let f = try LoopbackFixture()
+        let i = try TestInitiator(port: f.port)
+        try i.login(targetName: LoopbackFixture.targetName)
+        let data = [UInt8](repeating: 0x5a, count: 4096)
+        // 4K write with immediate data, 4K read, a write that needs R2Ts, a command that fails (LBA out of range),
+        // a read of the null LUN, TEST UNIT READY.
+        #expect(try i.scsi(cdb: [0x2a, 0, 0, 0, 0, 8, 0, 0, 8, 0], writeData: data).status == 0)
+        #expect(try i.scsi(cdb: [0x28, 0, 0, 0, 0, 8, 0, 0, 8, 0], readLength: 4096).data == data)
+        #expect(try i.scsi(cdb: [0x2a, 0, 0, 0, 0, 16, 0, 0, 8, 0], writeData: data, immediate: false).status == 0)
+        #expect(try i.scsi(cdb: [0x28, 0, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0], readLength: 512).status == 2)
+        #expect(try i.scsi(lun: 3, cdb: [0x28, 0, 0, 0, 0, 1, 0, 0, 1, 0], readLength: 4096).status == 0)
+        #expect(try i.scsi(cdb: [0, 0, 0, 0, 0, 0]).status == 0)
+        // The last response can reach us a moment before the loop drops its references: bounded wait.
+        var live = f.server.liveSCSITaskCount()
+        for _ in 0..<100 where live != 0 {
+            usleep(10_000)
+            live = f.server.liveSCSITaskCount()
+        }
+        #expect(live == 0)
+    }
+
     @Test func readPastTheEndIsLBAOutOfRange() throws {
         let f = try LoopbackFixture()
         let i = try TestInitiator(port: f.port)
