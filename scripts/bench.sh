@@ -14,7 +14,7 @@
 #
 # Environment (defaults in brackets):
 #   TARGETS ["tgtd ours"]   which targets; ours is skipped with a message if the binary is missing
-#   ROUNDS [3]  RUNTIME [10] seconds per run  NULL_RUNTIME [5]  NULLIO [1]
+#   ROUNDS [5]  RUNTIME [10] seconds per run  NULL_RUNTIME [5]  NULLIO [1]
 #   BENCH_DIR [/dev/shm]    where the 1 GiB backing files live (random data, fully allocated)
 #   BACKING [loop]          loop: each file behind its own `losetup --direct-io=on` device (the LV
 #                           stand-in); file: the targets open the files directly
@@ -30,7 +30,7 @@ if [ "$SMOKE" = 1 ]; then
     ROUNDS=${ROUNDS:-1}; RUNTIME=${RUNTIME:-2}; NULLIO=${NULLIO:-0}; BENCH_SIZE_MIB=${BENCH_SIZE_MIB:-256}
 fi
 TARGETS=${TARGETS:-"tgtd ours"}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 RUNTIME=${RUNTIME:-10}
 NULL_RUNTIME=${NULL_RUNTIME:-5}
 NULLIO=${NULLIO:-1}
