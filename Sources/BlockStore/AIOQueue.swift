@@ -134,11 +134,14 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
         guard !flushScheduled, retryTimer == nil else { return }
         flushScheduled = true
         // Everything queued during this iteration goes out in one io_submit.
-        loop.deferToEndOfIteration { [weak self] in
-            guard let self else { return }
-            self.flushScheduled = false
-            self.flush()
-        }
+        loop.deferToEndOfIteration(flushHook)
+    }
+
+    /// The end-of-iteration submit, built once (no closure allocated per loop iteration).
+    private lazy var flushHook: () -> Void = { [weak self] in
+        guard let self else { return }
+        self.flushScheduled = false
+        self.flush()
     }
 
     /// Submits as much of the queue as the in-flight cap allows. Queued requests move (not copy) into free

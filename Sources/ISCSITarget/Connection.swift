@@ -1360,11 +1360,14 @@ final class Connection: EventHandler {
     private func scheduleFlush() {
         guard !flushScheduled, !closed else { return }
         flushScheduled = true
-        ctx.loop.deferToEndOfIteration { [weak self] in
-            guard let self else { return }
-            self.flushScheduled = false
-            self.flush()
-        }
+        ctx.loop.deferToEndOfIteration(flushHook)
+    }
+
+    /// The end-of-iteration flush, built once per connection (no closure allocated per loop iteration).
+    private lazy var flushHook: () -> Void = { [weak self] in
+        guard let self else { return }
+        self.flushScheduled = false
+        self.flush()
     }
 
     /// ExpStatSN of the last SCSI command received (queue-depth-1 detection for polling).
