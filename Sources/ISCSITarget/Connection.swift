@@ -41,27 +41,18 @@ final class Connection: EventHandler {
     /// The PDU whose data segment is being received. A class: it is updated in place as bytes arrive (a struct
     /// with five reference-counted fields was copied several times per command).
     private final class PendingPayload {
-        private(set) var pdu: InitiatorPDU
-        private(set) var bhs: [UInt8]
-        private(set) var dataLength: Int
-        private(set) var paddedLength: Int
-        private(set) var digestLength: Int
-        private(set) var sink: DataSink
+        private(set) var pdu: InitiatorPDU = idlePDU
+        private(set) var bhs: [UInt8] = []
+        private(set) var dataLength = 0
+        private(set) var paddedLength = 0
+        private(set) var digestLength = 0
+        private(set) var sink: DataSink = .discard
         /// Bytes of (padded data + digest) consumed so far.
         var consumed: Int = 0
         var scratch: [UInt8] = []
         var digestBytes: [UInt8] = []
 
-        init(pdu: InitiatorPDU, bhs: [UInt8], dataLength: Int, paddedLength: Int, digestLength: Int, sink: DataSink) {
-            self.pdu = pdu
-            self.bhs = bhs
-            self.dataLength = dataLength
-            self.paddedLength = paddedLength
-            self.digestLength = digestLength
-            self.sink = sink
-        }
-
-        /// Makes a finished object describe the next PDU (no allocation per PDU).
+        /// Makes the object describe the next PDU (a finished object is reused: no allocation per PDU).
         func reset(pdu: InitiatorPDU, bhs: [UInt8], dataLength: Int, paddedLength: Int, digestLength: Int, sink: DataSink) {
             self.pdu = pdu
             self.bhs = bhs
@@ -84,28 +75,19 @@ final class Connection: EventHandler {
         }
 
         static let idlePDU = InitiatorPDU.nopOut(NOPOut(initiatorTaskTag: 0xffff_ffff, cmdSN: 0, expStatSN: 0))
-        static func idle() -> PendingPayload {
-            PendingPayload(pdu: idlePDU, bhs: [], dataLength: 0, paddedLength: 0, digestLength: 0, sink: .discard)
-        }
     }
     private var pending: PendingPayload?
     /// The payload object reused for the next PDU once nothing else holds it (an allocation per PDU saved).
-    private var sparePending = PendingPayload.idle()
+    private var sparePending = PendingPayload()
     /// The BHS of the PDU being parsed, copied in place when no earlier PDU still holds the array.
     private var bhsBuffer = [UInt8](repeating: 0, count: BHS.size)
 
     private func makePending(pdu: InitiatorPDU, bhs: [UInt8], dataLength: Int, digest: Bool, sink: DataSink) -> PendingPayload {
-        let padded = paddedLength(dataLength)
-        let digestLength = digest && dataLength > 0 ? 4 : 0
-        if isKnownUniquelyReferenced(&sparePending) {
-            sparePending.reset(pdu: pdu, bhs: bhs, dataLength: dataLength, paddedLength: padded,
-                               digestLength: digestLength, sink: sink)
-            return sparePending
-        }
-        let p = PendingPayload(pdu: pdu, bhs: bhs, dataLength: dataLength, paddedLength: padded,
-                               digestLength: digestLength, sink: sink)
-        sparePending = p
-        return p
+        // A new object only while the spare one is still in use (a PDU dispatched from inside another's dispatch).
+        if !isKnownUniquelyReferenced(&sparePending) { sparePending = PendingPayload() }
+        sparePending.reset(pdu: pdu, bhs: bhs, dataLength: dataLength, paddedLength: paddedLength(dataLength),
+                           digestLength: digest && dataLength > 0 ? 4 : 0, sink: sink)
+        return sparePending
     }
 
     // MARK: phases
