@@ -210,11 +210,13 @@ done
 import sys, statistics, collections
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 data = collections.defaultdict(lambda: collections.defaultdict(list))
+by_round = collections.defaultdict(lambda: collections.defaultdict(dict))
 order = []
 for t, w, rnd, iops, size, nbytes, cpu in rows:
     if w not in order:
         order.append(w)
     data[w][t].append((float(iops), int(size), float(nbytes), float(cpu)))
+    by_round[w][t][rnd] = data[w][t][-1]
 def metric(vals):
     iops = statistics.median(v[0] for v in vals)
     size = vals[0][1]
@@ -265,9 +267,9 @@ for label, w, kind, goal in goals:
     ok = r >= goal if kind == "iops" else r <= goal
     # Paired per-round ratios (within a round tgtd ran right before ours): the spread shows how far a
     # median sits from the goal line relative to the machine's run-to-run noise.
-    ours_v, tgtd_v = data[w].get("ours", []), data[w].get("tgtd", [])
+    ours_r, tgtd_r = by_round[w].get("ours", {}), by_round[w].get("tgtd", {})
     per_round = []
-    for o, t in zip(ours_v, tgtd_v):
+    for o, t in ((ours_r[k], tgtd_r[k]) for k in sorted(ours_r, key=int) if k in tgtd_r):
         if kind == "cpu":
             if o[2] > 0 and t[2] > 0 and t[3] > 0:
                 per_round.append((o[3] / o[2]) / (t[3] / t[2]))
