@@ -11,7 +11,7 @@ import SCSICommands
 /// One iSCSI connection (and, since MaxConnections=1, its session): receive state machine, login,
 /// full feature phase, SCSI task execution and the send queue. Lives on one event loop; every method
 /// runs on that loop's thread.
-final class Connection: EventHandler {
+final class Connection: EventHandler, SCSICompletionSink {
     let id: UInt64
     let fd: Int32
     let peer: SocketAddress
@@ -981,17 +981,20 @@ final class Connection: EventHandler {
         if ctx.load.activeTasks == 1 && task.pdu.expStatSN == statSN {
             ctx.loop.pollBriefly(for: Connection.completionPollNanoseconds)
         }
-        // A strong capture: the connection outlives its in-flight commands (no weak-reference traffic per
-        // command); the closure lives in the I/O engine only until the command completes.
-        ctx.executor.execute(task, parsed: parsed, context: context) { outcome in
-            self.ioInFlight -= 1
-            defer { self.checkSettled() }
-            if self.closed || task.aborted || self.isClosing {
-                self.releaseTask(task)
-                return
-            }
-            self.deliver(task, outcome)
+        // The executor holds the connection strongly until the command completes (no weak-reference traffic
+        // per command), and for READ / WRITE in the I/O engine's closure: no closure of our own per command.
+        ctx.executor.execute(task, parsed: parsed, context: context, sink: self)
+    }
+
+    /// The executor's outcome for `task` (SCSICompletionSink).
+    func scsiCommandCompleted(_ task: SCSITask, _ outcome: SCSIOutcome) {
+        ioInFlight -= 1
+        defer { checkSettled() }
+        if closed || task.aborted || isClosing {
+            releaseTask(task)
+            return
         }
+        deliver(task, outcome)
     }
 
     /// The executor's view of this session, built once (and again when a reload replaces the target).

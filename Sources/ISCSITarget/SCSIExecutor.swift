@@ -48,6 +48,11 @@ public struct NexusID: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// Receives the outcome of a command (the transport). Called once per command, on the loop thread.
+protocol SCSICompletionSink: AnyObject {
+    func scsiCommandCompleted(_ task: SCSITask, _ outcome: SCSIOutcome)
+}
+
 /// What the transport needs to finish a command.
 enum SCSIOutcome {
     /// GOOD. `dataIn` is the data-in payload (reads, emulated commands); `impliedLength` is how many bytes the
@@ -96,8 +101,12 @@ final class SCSIExecutor {
         self.pool = pool
     }
 
-    func execute(_ task: SCSITask, parsed: ParsedCommand, context: ExecutionContext, completion: @escaping (SCSIOutcome) -> Void) {
+    /// Runs `task` and reports its outcome to `sink` (on the loop thread; synchronously for emulated commands).
+    /// READ and WRITE — the data path — use one closure per command (the I/O engine's, capturing the sink);
+    /// the other commands go through ``dispatch(_:_:unit:context:completion:)`` with a completion closure.
+    func execute<Sink: SCSICompletionSink>(_ task: SCSITask, parsed: ParsedCommand, context: ExecutionContext, sink: Sink) {
         guard let unit = task.unit else {
+            let completion: (SCSIOutcome) -> Void = { sink.scsiCommandCompleted(task, $0) }
             // No LU behind this LUN: only INQUIRY / REPORT LUNS / REQUEST SENSE parse (SPC-4 §4.x).
             if case .emulated(let e) = parsed.command {
                 completion(emulate(task, e, unit: nil, context: context))
@@ -111,49 +120,49 @@ final class SCSIExecutor {
         // SAM-5 §5.14: a pending unit attention fails the command (and is cleared), except for INQUIRY,
         // REPORT LUNS and REQUEST SENSE.
         if let opcode, !opcode.isUnitAttentionExempt, let ua = unit.state.takeUnitAttention(for: context.nexus) {
-            completion(.checkCondition(ua))
+            sink.scsiCommandCompleted(task, .checkCondition(ua))
             return
         }
         unit.state.preparePersistence(identity: unit.persistenceIdentity)
         // SPC-4 §5.12.2 / SPC-2 §5.5.1: commands a reservation of another nexus excludes → RESERVATION CONFLICT.
         if let opcode, unit.state.reservationConflict(context.nexus, access: opcode.reservationAccess) {
-            completion(.status(.reservationConflict))
+            sink.scsiCommandCompleted(task, .status(.reservationConflict))
             return
         }
         switch parsed.command {
         case .read(let lba, let blocks, _):
             let bytes = Int(blocks) * bs
-            if bytes == 0 { completion(.good(dataIn: nil, impliedLength: 0)); return }
+            if bytes == 0 { sink.scsiCommandCompleted(task, .good(dataIn: nil, impliedLength: 0)); return }
             let buffer = pool.take(capacity: bytes)
             task.buffer = buffer
             let request = IORequest(op: .read, offset: lba * UInt64(bs), length: bytes, buffer: buffer.pointer, fua: false)
             // SBC-4 §4.29.3: a read sees an overlapping WRITE ATOMIC entirely or not at all. The common case
             // (no atomic support, or no atomic write active) is one closure, no lock.
             if !unit.hasAtomicWrites {
-                engine.submit(request, on: unit.device) { completion(Self.readOutcome($0, buffer, bytes, task)) }
+                engine.submit(request, on: unit.device) { sink.scsiCommandCompleted(task, Self.readOutcome($0, buffer, bytes, task)) }
             } else if unit.state.atomicWriteGate.beginShared() {
                 let gate = unit.state.atomicWriteGate
                 engine.submit(request, on: unit.device) { result in
                     gate.endShared()
-                    completion(Self.readOutcome(result, buffer, bytes, task))
+                    sink.scsiCommandCompleted(task, Self.readOutcome(result, buffer, bytes, task))
                 }
             } else {
                 withRangeLock(unit, lba: lba, blocks: UInt64(blocks)) { [engine] unlock in
                     engine.submit(request, on: unit.device) { result in
                         unlock()
-                        completion(Self.readOutcome(result, buffer, bytes, task))
+                        sink.scsiCommandCompleted(task, Self.readOutcome(result, buffer, bytes, task))
                     }
                 }
             }
         case .write(let lba, let blocks, let fua):
             let bytes = Int(blocks) * bs
-            if bytes == 0 { completion(.good(dataIn: nil, impliedLength: 0)); return }
+            if bytes == 0 { sink.scsiCommandCompleted(task, .good(dataIn: nil, impliedLength: 0)); return }
             // Overflow (EDTL shorter than the CDB): write the whole blocks that arrived; less than one
             // block → nothing to write, GOOD with the overflow residual (RFC 7143 §11.4.5.2; libiscsi
             // iSCSIResiduals).
             let usable = (task.dataOutLength / bs) * bs
-            if usable == 0 { completion(.good(dataIn: nil, impliedLength: bytes)); return }
-            guard let buffer = task.buffer else { completion(.checkCondition(.internalTargetFailure)); return }
+            if usable == 0 { sink.scsiCommandCompleted(task, .good(dataIn: nil, impliedLength: bytes)); return }
+            guard let buffer = task.buffer else { sink.scsiCommandCompleted(task, .checkCondition(.internalTargetFailure)); return }
             // SBC-3 §5.x FUA and IOMode=wt: GOOD only once the data is on stable storage.
             let stable = fua || unit.writeThrough
             let request = IORequest(op: .write, offset: lba * UInt64(bs), length: usable, buffer: buffer.pointer, fua: stable)
@@ -163,16 +172,30 @@ final class SCSIExecutor {
             if gate.beginShared() {
                 engine.submit(request, on: unit.device) { result in
                     gate.endShared()
-                    completion(Self.writeOutcome(result, bytes))
+                    sink.scsiCommandCompleted(task, Self.writeOutcome(result, bytes))
                 }
             } else {
                 withRangeLock(unit, lba: lba, blocks: UInt64(blocks)) { [engine] unlock in
                     engine.submit(request, on: unit.device) { result in
                         unlock()
-                        completion(Self.writeOutcome(result, bytes))
+                        sink.scsiCommandCompleted(task, Self.writeOutcome(result, bytes))
                     }
                 }
             }
+        default:
+            dispatch(task, parsed.command, unit: unit, context: context) { sink.scsiCommandCompleted(task, $0) }
+        }
+    }
+
+    /// Every command but READ and WRITE (see ``execute(_:parsed:context:sink:)``), after the unit attention and
+    /// reservation checks.
+    private func dispatch(_ task: SCSITask, _ command: SCSICommand, unit: LogicalUnit, context: ExecutionContext,
+                          completion: @escaping (SCSIOutcome) -> Void) {
+        let bs = Int(unit.info.blockSize)
+        switch command {
+        case .read, .write:
+            // Handled by `execute` itself; not routed here.
+            completion(.checkCondition(.internalTargetFailure))
         case .verify(let lba, let blocks, let byteCheck):
             let bytes = Int(blocks) * bs
             if bytes == 0 { completion(.good(dataIn: nil, impliedLength: 0)); return }
