@@ -761,7 +761,7 @@ final class Connection: EventHandler, SCSICompletionSink {
         lastCommandExpStatSN = cmd.expStatSN
         do {
             if let unit {
-                task.parsed = try CommandParser.parse(cmd.cdb, unit: unit.info)
+                task.parsed = try unit.parse(cmd.cdb)
             } else {
                 task.parsed = try CommandParser.parseForMissingUnit(cmd.cdb)
             }
@@ -958,7 +958,7 @@ final class Connection: EventHandler, SCSICompletionSink {
     private func execute(_ task: SCSITask, _ parsed: ParsedCommand) {
         // SAM-5 §5.14 / SPC-4 §5.x: a pending unit attention is reported once, on the first command other
         // than INQUIRY, REPORT LUNS and REQUEST SENSE.
-        if let lun = task.lunNumber, let ua = unitAttentions[lun] {
+        if !unitAttentions.isEmpty, let lun = task.lunNumber, let ua = unitAttentions[lun] {
             let opcode = task.pdu.cdb.first ?? 0
             if opcode != 0x12 && opcode != 0x03 {
                 unitAttentions[lun] = nil

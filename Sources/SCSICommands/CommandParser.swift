@@ -9,6 +9,21 @@ public enum CommandParser {
     ///   - unit: the addressed logical unit.
     /// - Returns: the command, its data direction and the byte count the CDB implies.
     /// - Throws: the `SenseReason` to report with CHECK CONDITION.
+    /// The data path: READ, WRITE and WRITE AND VERIFY (6/10/12/16) checked against `limits`, a trivially
+    /// copyable value (handing over a `LogicalUnitInfo` copies its strings and arrays per command). Same
+    /// result as ``parse(_:unit:)`` for those opcodes; nil for every other opcode (parse it with `parse`).
+    public static func parseDataTransfer(_ cdb: [UInt8], limits: BlockTransferLimits) throws(SenseReason) -> ParsedCommand? {
+        let (opcode, c) = try decodeHeader(cdb)
+        switch opcode {
+        case .read6, .read10, .read12, .read16,
+             .write6, .write10, .write12, .write16,
+             .writeAndVerify10, .writeAndVerify12, .writeAndVerify16:
+            return try parseReadWrite(c, opcode: opcode, unit: limits)
+        default:
+            return nil
+        }
+    }
+
     public static func parse(_ cdb: [UInt8], unit: borrowing LogicalUnitInfo) throws(SenseReason) -> ParsedCommand {
         let (opcode, c) = try decodeHeader(cdb)
         switch opcode {

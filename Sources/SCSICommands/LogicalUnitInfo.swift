@@ -112,3 +112,30 @@ extension LogicalUnitInfo {
         atomicTransferLengthGranularity = blocks
     }
 }
+
+/// What READ / WRITE parsing checks a CDB against (SBC-3 §4.5 range, §6.5.3 MAXIMUM TRANSFER LENGTH, §4.13
+/// write protection).
+public protocol BlockAccessLimits {
+    var blockSize: UInt32 { get }
+    var blockCount: UInt64 { get }
+    var readOnly: Bool { get }
+    var maximumTransferBlocks: UInt32 { get }
+}
+
+extension LogicalUnitInfo: BlockAccessLimits {}
+
+/// ``BlockAccessLimits`` as a plain value, taken once from a unit's description for the per-command parse
+/// (``CommandParser/parseDataTransfer(_:limits:)``).
+public struct BlockTransferLimits: BlockAccessLimits, Sendable, Equatable {
+    public var blockSize: UInt32
+    public var blockCount: UInt64
+    public var readOnly: Bool
+    public var maximumTransferBlocks: UInt32
+
+    public init(_ unit: LogicalUnitInfo) {
+        blockSize = unit.blockSize
+        blockCount = unit.blockCount
+        readOnly = unit.readOnly
+        maximumTransferBlocks = unit.maximumTransferBlocks
+    }
+}

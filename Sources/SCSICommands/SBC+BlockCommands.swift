@@ -39,7 +39,7 @@ extension CommandParser {
 
     /// SBC-3 §4.5 (overflow-safe, SPDK `bdev_scsi_readwrite`): the range [lba, lba + blocks)
     /// must lie within the medium. A zero-length range may start at `blockCount` but not after.
-    static func checkRange(lba: UInt64, blocks: UInt32, unit: LogicalUnitInfo) throws(SenseReason) {
+    static func checkRange<Unit: BlockAccessLimits>(lba: UInt64, blocks: UInt32, unit: Unit) throws(SenseReason) {
         let count = unit.blockCount
         if blocks == 0 {
             if lba > count { throw .logicalBlockAddressOutOfRange }
@@ -50,7 +50,7 @@ extension CommandParser {
 
     /// SBC-3 §6.5.3 Block Limits: a transfer longer than MAXIMUM TRANSFER LENGTH → INVALID
     /// FIELD IN CDB. Also rejects lengths whose byte count does not fit the 32-bit EDTL.
-    static func transferBytes(blocks: UInt32, unit: LogicalUnitInfo) throws(SenseReason) -> UInt32 {
+    static func transferBytes<Unit: BlockAccessLimits>(blocks: UInt32, unit: Unit) throws(SenseReason) -> UInt32 {
         if unit.maximumTransferBlocks != 0 && blocks > unit.maximumTransferBlocks {
             throw .invalidFieldInCDB
         }
@@ -59,7 +59,7 @@ extension CommandParser {
         return bytes
     }
 
-    static func parseReadWrite(_ c: CDB, opcode: SCSIOpcode, unit: LogicalUnitInfo) throws(SenseReason) -> ParsedCommand {
+    static func parseReadWrite<Unit: BlockAccessLimits>(_ c: CDB, opcode: SCSIOpcode, unit: Unit) throws(SenseReason) -> ParsedCommand {
         let fields = BlockFields(c, cdbLength: opcode.cdbLength)
         let isRead: Bool
         let isWriteAndVerify: Bool

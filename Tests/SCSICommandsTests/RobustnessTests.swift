@@ -112,3 +112,39 @@ func randomCDBs() throws {
     }
     #expect(accepted > 1_000)  // 1250 with this seed
 }
+
+@Test("parseDataTransfer (the data-path parse) agrees with parse on 20k seeded CDBs; nil for other opcodes")
+func dataTransferParseMatchesFullParse() {
+    var rng = SplitMix64(state: 0xDA7A_7A5F)
+    let transfers: Set<SCSIOpcode> = [.read6, .read10, .read12, .read16, .write6, .write10, .write12, .write16,
+                                      .writeAndVerify10, .writeAndVerify12, .writeAndVerify16]
+    let opcodes = SCSIOpcode.allCases.map(\.rawValue)
+    for iteration in 0..<20_000 {
+        let unit = fuzzUnits[iteration % fuzzUnits.count]
+        let length = Int.random(in: 0...20, using: &rng)
+        var cdb = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        if !cdb.isEmpty && iteration % 8 != 0 {
+            let pool = iteration % 2 == 0 ? transfers.map(\.rawValue) : opcodes
+            cdb[0] = pool[Int.random(in: 0..<pool.count, using: &rng)]
+            // Small LBAs and lengths too, so in-range commands are common.
+            if iteration % 3 == 0, cdb.count >= 10 { for i in 2..<min(cdb.count, 10) { cdb[i] = 0 } }
+        }
+        let full = parseResult(cdb, unit: unit)
+        let fast: Result<ParsedCommand?, SenseReason>
+        do throws(SenseReason) {
+            fast = .success(try CommandParser.parseDataTransfer(cdb, limits: BlockTransferLimits(unit)))
+        } catch {
+            fast = .failure(error)
+        }
+        let isTransfer = cdb.first.flatMap(SCSIOpcode.init(rawValue:)).map(transfers.contains) ?? false
+        switch fast {
+        case .success(let parsed?):
+            #expect(isTransfer && full == .success(parsed), "CDB \(cdb)")
+        case .success(nil):
+            #expect(!isTransfer, "CDB \(cdb): a transfer opcode must not fall through")
+        case .failure(let e):
+            // Header errors (empty CDB, unknown opcode, short CDB) and transfer errors match `parse`.
+            #expect(full == .failure(e), "CDB \(cdb)")
+        }
+    }
+}
