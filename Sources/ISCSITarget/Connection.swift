@@ -739,6 +739,8 @@ final class Connection: EventHandler, SCSICompletionSink {
 
     // MARK: SCSI commands
 
+    private var unitCache: (target: Target, lun: UInt16?, unit: LogicalUnit?)?
+
     private func beginSCSICommand(_ cmd: SCSICommandPDU, bhs: [UInt8], immediateDataLength: Int) -> DataSink {
         // (No `let params` binding: copying SessionParameters' strings per command showed in profiles.)
         guard burst.negotiated, let target else {
@@ -749,7 +751,15 @@ final class Connection: EventHandler, SCSICompletionSink {
         let admission = admit(cmdSN: cmd.cmdSN, immediate: cmd.immediate)
         if admission == .drop { return .discard }
         let lunNumber = SAMLUN.decode(cmd.lun)
-        let unit = lunNumber.flatMap { target.units[$0] }
+        let unit: LogicalUnit?
+        // The LUN of the previous command, resolved against the same Target object (a reload swaps the object),
+        // saves a dictionary lookup per command.
+        if let cached = unitCache, cached.target === target, cached.lun == lunNumber {
+            unit = cached.unit
+        } else {
+            unit = lunNumber.flatMap { target.units[$0] }
+            unitCache = (target, lunNumber, unit)
+        }
         let task = SCSITask(pdu: cmd, lunNumber: lunNumber, unit: unit, load: ctx.load)
         // One hash for the tag check and the insertion (nothing below returns before the task is set up).
         if let previous = tasks.updateValue(task, forKey: cmd.initiatorTaskTag) {
@@ -1419,6 +1429,7 @@ final class Connection: EventHandler, SCSICompletionSink {
         let changed = Set(current.lunList) != Set(replacement.lunList)
             || current.units.contains { lun, u in replacement.units[lun] !== u }
         target = replacement
+        unitCache = nil  // do not keep the old Target (and its open backing stores) alive
         cachedExecutionContext = nil
         if changed {
             for lun in replacement.lunList { unitAttentions[lun] = .reportedLUNsDataChanged }
