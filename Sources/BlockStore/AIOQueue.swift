@@ -15,11 +15,9 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
         var device: BackingDevice
         var completion: (Result<Int, SystemError>) -> Void
     }
-    private struct Slot {
-        var request: IORequest
-        var device: BackingDevice  // keeps the fd open while the kernel owns the iocb
-        var completion: (Result<Int, SystemError>) -> Void
-    }
+    /// A request the kernel owns (the same fields as `Queued`, moved over unchanged); `device` keeps the fd
+    /// open while the kernel holds the iocb.
+    private typealias Slot = Queued
 
     /// Weak: the loop keeps this queue (as a handler) until `close()`, which may be later than the engine.
     private weak var engine: IOEngine?
@@ -113,8 +111,7 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
         releaseResources()
         // Prepared but never accepted by the kernel, then still queued: all cancelled, in order.
         for slot in prepared[preparedHead...] {
-            guard let s = slots[slot] else { continue }
-            slots[slot] = nil
+            guard let s = takeSlot(slot) else { continue }
             s.completion(.failure(SystemError(errno: ECANCELED, call: IOEngine.aioCall(s.request.op))))
         }
         prepared.removeAll()
@@ -163,7 +160,7 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
                 let flags = (q.request.op == .write && q.request.fua) ? CSHIMS_RW_DSYNC : 0
                 cshims_io_prep(iocbPointer(slot), cmd, q.device.fd, q.request.buffer, q.request.length,
                                Int64(q.request.offset), flags, eventFD, UInt64(slot))
-                slots[slot] = Slot(request: q.request, device: q.device, completion: q.completion)
+                slots[slot] = q
                 prepared.append(slot)
             }
             let offered = prepared.count - preparedHead
@@ -199,8 +196,7 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
                 prepared.removeAll(keepingCapacity: true)
                 preparedHead = 0
             }
-            guard let refused = slots[slot] else { continue }
-            slots[slot] = nil
+            guard let refused = takeSlot(slot) else { continue }
             freeSlots.append(slot)
             if let engine {
                 engine.aioRefused(refused.request, refused.device, errno: -rc, refused.completion)
@@ -227,6 +223,13 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
         if hasUnsubmitted { scheduleFlush() }
     }
 
+    /// Moves the slot's request out (no copy-then-clear retain / release pairs on the per-I/O path).
+    private func takeSlot(_ index: Int) -> Slot? {
+        var taken: Slot? = nil
+        swap(&taken, &slots[index])
+        return taken
+    }
+
     /// Collects finished iocbs without blocking and runs their completions.
     private func reap() {
         while let ctx = context, inFlight > 0 {
@@ -237,8 +240,7 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
             for i in 0..<Int(n) {
                 let event = self.events + i
                 let tag = cshims_io_event_tag(event)
-                guard tag < UInt64(slots.count), let slot = slots[Int(tag)] else { continue }
-                slots[Int(tag)] = nil
+                guard tag < UInt64(slots.count), let slot = takeSlot(Int(tag)) else { continue }
                 freeSlots.append(Int(tag))
                 inFlight -= 1
                 let res = cshims_io_event_res(event)

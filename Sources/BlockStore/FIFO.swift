@@ -20,8 +20,9 @@ struct FIFO<Element> {
 
     mutating func popFirst() -> Element? {
         guard count > 0 else { return nil }
-        let element = storage[head]
-        storage[head] = nil
+        // Moved out, not copied then cleared (a retain / release pair per reference-counted field).
+        var element: Element? = nil
+        swap(&element, &storage[head])
         head = (head + 1) % storage.count
         count -= 1
         return element
