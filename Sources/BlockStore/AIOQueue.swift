@@ -160,7 +160,7 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
                 let flags = (q.request.op == .write && q.request.fua) ? CSHIMS_RW_DSYNC : 0
                 cshims_io_prep(iocbPointer(slot), cmd, q.device.fd, q.request.buffer, q.request.length,
                                Int64(q.request.offset), flags, eventFD, UInt64(slot))
-                slots[slot] = q
+                slots[slot] = consume q
                 prepared.append(slot)
             }
             let offered = prepared.count - preparedHead

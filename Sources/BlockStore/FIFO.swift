@@ -6,7 +6,7 @@ struct FIFO<Element> {
 
     var isEmpty: Bool { count == 0 }
 
-    mutating func append(_ element: Element) {
+    mutating func append(_ element: consuming Element) {
         if count == storage.count { grow() }
         storage[(head + count) % storage.count] = element
         count += 1

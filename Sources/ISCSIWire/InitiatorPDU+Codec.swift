@@ -38,7 +38,12 @@ extension InitiatorPDU {
     /// - Throws: `.truncated` (BHS not 48 bytes), `.unknownOpcode` (not an initiator opcode),
     ///   `.invalidAHS` (AHS size differs from TotalAHSLength, malformed or unsupported segments).
     public init(bhs: some Collection<UInt8>, ahs: [UInt8] = []) throws(ProtocolError) {
-        let b = Array(bhs)
+        try self.init(bhs: Array(bhs), ahs: ahs)
+    }
+
+    /// Decodes an initiator PDU from its BHS and AHS area (see ``init(bhs:ahs:)-generic``). The non-generic
+    /// form is what the receive path calls: a generic one is not specialized across the module boundary.
+    public init(bhs b: [UInt8], ahs: [UInt8] = []) throws(ProtocolError) {
         guard b.count == BHS.size else { throw .truncated("BHS", have: b.count, need: BHS.size) }
         let raw = b[0] & BHS.opcodeMask
         // RFC 7143 §11.2.1.2: initiator opcodes are 0x00-0x1f; only the ones below are defined.
