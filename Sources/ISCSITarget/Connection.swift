@@ -151,7 +151,7 @@ final class Connection: EventHandler, SCSICompletionSink {
 
     // MARK: tasks
 
-    private var tasks: [UInt32: SCSITask] = [:]           // by ITT
+    private var tasks = TaskTable()                        // by ITT
     private var r2tTags: [UInt32: UInt32] = [:]           // TTT → ITT
     private var nextTTT: UInt32 = 1
     private var ioInFlight = 0
@@ -761,9 +761,8 @@ final class Connection: EventHandler, SCSICompletionSink {
             unitCache = (target, lunNumber, unit)
         }
         let task = SCSITask(pdu: cmd, lunNumber: lunNumber, unit: unit, load: ctx.load)
-        // One hash for the tag check and the insertion (nothing below returns before the task is set up).
-        if let previous = tasks.updateValue(task, forKey: cmd.initiatorTaskTag) {
-            tasks[cmd.initiatorTaskTag] = previous
+        // One probe for the tag check and the insertion (nothing below returns before the task is set up).
+        if tasks.insertIfAbsent(task, for: cmd.initiatorTaskTag) != nil {
             // RFC 7143 §11.17.1: a second task with a tag in use → Reject "task in progress".
             sendReject(reason: 0x07, bhs: bhs)
             return .discard
@@ -1086,7 +1085,7 @@ final class Connection: EventHandler, SCSICompletionSink {
                 pdu.overflow = r.overflow
                 pdu.underflow = r.underflow
                 pdu.residualCount = r.count
-                tasks[task.itt] = nil
+                tasks.remove(task.itt)
             }
             sendData(.dataIn(pdu), data: slice, owner: owner, sentTask: last ? task : nil)
             offset += n
@@ -1135,9 +1134,9 @@ final class Connection: EventHandler, SCSICompletionSink {
         }
     }
 
-    /// Removes `task` from the ITT table if it is still the entry for its tag (one hash).
+    /// Removes `task` from the ITT table if it is still the entry for its tag (one probe).
     private func forgetTask(_ task: SCSITask) {
-        if let i = tasks.index(forKey: task.itt), tasks[i].value === task { tasks.remove(at: i) }
+        tasks.remove(task)
     }
 
     private func releaseTask(_ task: SCSITask) {
@@ -1224,15 +1223,15 @@ final class Connection: EventHandler, SCSICompletionSink {
                 response = 0
             }
         case 2, 4: // ABORT TASK SET, CLEAR TASK SET
-            affected = tasks.values.filter { $0.pdu.lun == req.lun }
+            affected = tasks.allTasks.filter { $0.pdu.lun == req.lun }
         case 5: // LOGICAL UNIT RESET
             if let lun = SAMLUN.decode(req.lun), target?.units[lun] != nil {
-                affected = tasks.values.filter { $0.pdu.lun == req.lun }
+                affected = tasks.allTasks.filter { $0.pdu.lun == req.lun }
             } else {
                 response = 2 // LUN does not exist
             }
         case 6, 7: // TARGET WARM / COLD RESET
-            affected = Array(tasks.values)
+            affected = tasks.allTasks
         case 3: // CLEAR ACA: no ACA support → function not supported
             response = 5
         case 8: // TASK REASSIGN needs ERL 2
@@ -1250,7 +1249,7 @@ final class Connection: EventHandler, SCSICompletionSink {
         }
         for t in affected {
             t.aborted = true
-            if tasks[t.itt] === t { tasks[t.itt] = nil }
+            tasks.remove(t)
             for ttt in t.outstandingR2Ts.keys { r2tTags[ttt] = nil }
             if !t.executing { releaseBuffers(t) }
             if !t.pdu.immediate && t.admitted { commandFinished() }
@@ -1475,11 +1474,11 @@ final class Connection: EventHandler, SCSICompletionSink {
         for t in [loginTimer, nopTimer, nopTimeoutTimer].compactMap({ $0 }) { ctx.loop.cancel(t) }
         Socket.close(fd)
         unregisterSession()
-        for t in tasks.values {
+        for t in tasks.allTasks {
             t.aborted = true
             if !t.executing { releaseBuffers(t) }
         }
-        tasks = [:]
+        tasks.removeAll()
         heldCommands = [:]
         tx.discardAll()
         if let p = pending, case .buffer(let task, _, _) = p.sink, !task.executing { releaseBuffers(task) }
