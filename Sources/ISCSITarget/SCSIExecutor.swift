@@ -119,13 +119,15 @@ final class SCSIExecutor {
         let opcode = task.pdu.cdb.first.flatMap(SCSIOpcode.init(rawValue:))
         // SAM-5 §5.14: a pending unit attention fails the command (and is cleared), except for INQUIRY,
         // REPORT LUNS and REQUEST SENSE.
-        if let opcode, !opcode.isUnitAttentionExempt, let ua = unit.state.takeUnitAttention(for: context.nexus) {
+        if let opcode, !opcode.isUnitAttentionExempt, unit.state.mayHaveUnitAttention,
+           let ua = unit.state.takeUnitAttention(for: context.nexus) {
             sink.scsiCommandCompleted(task, .checkCondition(ua))
             return
         }
         unit.state.preparePersistence(identity: unit.persistenceIdentity)
         // SPC-4 §5.12.2 / SPC-2 §5.5.1: commands a reservation of another nexus excludes → RESERVATION CONFLICT.
-        if let opcode, unit.state.reservationConflict(context.nexus, access: opcode.reservationAccess) {
+        if let opcode, unit.state.mayHaveReservation,
+           unit.state.reservationConflict(context.nexus, access: opcode.reservationAccess) {
             sink.scsiCommandCompleted(task, .status(.reservationConflict))
             return
         }
