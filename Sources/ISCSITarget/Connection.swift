@@ -364,7 +364,11 @@ final class Connection: EventHandler, SCSICompletionSink {
             rxStart += headerLength
             let pdu: InitiatorPDU
             do {
-                pdu = try InitiatorPDU(bhs: bhs, ahs: ahs)
+                if info.opcode == Opcode.scsiCommand.rawValue, var spare = ctx.load.spareCDBs.popLast() {
+                    pdu = try InitiatorPDU(bhs: bhs, ahs: ahs, reusingCDB: &spare)
+                } else {
+                    pdu = try InitiatorPDU(bhs: bhs, ahs: ahs)
+                }
             } catch {
                 if error.code == .unknownOpcode, case .fullFeature = phase {
                     // RFC 7143 §11.17.1: Reject "command not supported", skip its data.

@@ -57,4 +57,12 @@ final class LoopContext {
 /// means the loop serves queue depth 1, where polling beats sleeping (`EventLoop.pollBriefly`).
 final class LoopLoad {
     var activeTasks = 0
+    /// CDB arrays of freed tasks, refilled in place by the next commands' header decode (an allocation and a
+    /// free per command saved). Bounded.
+    var spareCDBs: [[UInt8]] = []
+    static let maxSpareCDBs = 256
+
+    func recycle(cdb: [UInt8]) {
+        if cdb.count == 16 && spareCDBs.count < Self.maxSpareCDBs { spareCDBs.append(cdb) }
+    }
 }

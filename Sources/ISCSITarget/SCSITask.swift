@@ -57,5 +57,9 @@ final class SCSITask {
         load?.activeTasks += 1
     }
 
-    deinit { load?.activeTasks -= 1 }
+    deinit {
+        guard let load else { return }
+        load.activeTasks -= 1
+        load.recycle(cdb: pdu.cdb)
+    }
 }

@@ -44,6 +44,15 @@ extension InitiatorPDU {
     /// Decodes an initiator PDU from its BHS and AHS area (see ``init(bhs:ahs:)-generic``). The non-generic
     /// form is what the receive path calls: a generic one is not specialized across the module boundary.
     public init(bhs b: [UInt8], ahs: [UInt8] = []) throws(ProtocolError) {
+        var none: [UInt8] = []
+        try self.init(bhs: b, ahs: ahs, reusingCDB: &none)
+    }
+
+    /// Decodes like ``init(bhs:ahs:)``; a SCSI Command's CDB is written into `spare` — a 16-byte array the
+    /// caller no longer uses, e.g. the CDB of a finished command — instead of a new allocation, and `spare` is
+    /// left empty. Any other `spare` (or any other PDU) leaves it untouched or unused; if `spare` is still
+    /// shared, copy-on-write makes this an ordinary allocation.
+    public init(bhs b: [UInt8], ahs: [UInt8], reusingCDB spare: inout [UInt8]) throws(ProtocolError) {
         guard b.count == BHS.size else { throw .truncated("BHS", have: b.count, need: BHS.size) }
         let raw = b[0] & BHS.opcodeMask
         // RFC 7143 §11.2.1.2: initiator opcodes are 0x00-0x1f; only the ones below are defined.
@@ -58,7 +67,16 @@ extension InitiatorPDU {
                                   targetTransferTag: b.u32(20), cmdSN: b.u32(24), expStatSN: b.u32(28)))
         case .scsiCommand:
             // RFC 7143 §11.3: byte 1 = F R W . . ATTR(3); CDB at 32-47, continued in the Extended CDB AHS.
-            var cdb = Array(b[32..<48])
+            var cdb: [UInt8]
+            if spare.count == 16 {
+                cdb = []
+                swap(&cdb, &spare)
+                cdb.withUnsafeMutableBytes { dst in
+                    b.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[32..<48])) }
+                }
+            } else {
+                cdb = Array(b[32..<48])
+            }
             var bidi: UInt32?
             var sawExtendedCDB = false
             for (index, segment) in segments.enumerated() {

@@ -18,6 +18,22 @@ import Testing
         #expect(fixture.pdu.encodeBHS(dataSegmentLength: BHSInfo.peek(bhs).dataSegmentLength, ahs: ahs) == bhs)
     }
 
+    // The receive path refills a finished command's CDB array: same PDU, and a spare still shared elsewhere is
+    // copied, never written through.
+    @Test(arguments: initiatorFixtures)
+    func decodesFixtureIntoASpareCDB(_ fixture: InitiatorFixture) throws {
+        let bhs = hex(fixture.bhs)
+        let other = [UInt8](repeating: 0xAB, count: 16)
+        var spare = other
+        let decoded = try InitiatorPDU(bhs: bhs, ahs: hex(fixture.ahs), reusingCDB: &spare)
+        #expect(decoded == fixture.pdu)
+        #expect(other == [UInt8](repeating: 0xAB, count: 16))
+        if case .scsiCommand = fixture.pdu { #expect(spare.isEmpty) } else { #expect(spare == other) }
+        var wrongSize: [UInt8] = [1, 2, 3]
+        #expect(try InitiatorPDU(bhs: bhs, ahs: hex(fixture.ahs), reusingCDB: &wrongSize) == fixture.pdu)
+        #expect(wrongSize == [1, 2, 3])
+    }
+
     @Test func targetOpcodeIsNotAnInitiatorPDU() {
         let bhs = hex(targetFixtures[0].bhs)
         #expect(throws: ProtocolError(.unknownOpcode)) { try InitiatorPDU(bhs: bhs) }
