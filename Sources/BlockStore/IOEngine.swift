@@ -289,10 +289,14 @@ public final class IOEngine: @unchecked Sendable {
             // Weak: a worker must never drop the last reference (deinit would then join the pool from inside it).
             done: { [loop, weakSelf = WeakEngine(self)] result in
                 loop.execute {
+                    // Taken out of the box on the loop thread, so the completion — and what it holds, e.g. a SCSI
+                    // task whose deinit touches loop-confined state — is released here, even when the worker
+                    // drops its reference to the box last.
+                    guard let completion = token.take() else { return }
                     if let engine = weakSelf.engine {
-                        engine.finish(token.completion, result)
+                        engine.finish(completion, result)
                     } else {
-                        token.completion(result)
+                        completion(result)
                     }
                 }
             }))
@@ -328,8 +332,15 @@ final class WeakEngine: Sendable {
 }
 
 /// Carries a loop-confined completion through a worker thread without calling it there.
-/// `@unchecked Sendable`: the closure is only read back on the loop thread (inside `loop.execute`).
+/// `@unchecked Sendable`: the closure is only read, and dropped, on the loop thread (inside `loop.execute`); the
+/// worker only retains and releases the box.
 final class PendingBox: @unchecked Sendable {
-    let completion: (Result<Int, SystemError>) -> Void
+    private var completion: ((Result<Int, SystemError>) -> Void)?
     init(_ completion: @escaping (Result<Int, SystemError>) -> Void) { self.completion = completion }
+
+    /// The completion, once (loop thread only); the box no longer holds it afterwards.
+    func take() -> ((Result<Int, SystemError>) -> Void)? {
+        defer { completion = nil }
+        return completion
+    }
 }

@@ -49,3 +49,19 @@ import Testing
         #expect(roomy.cachedBytes == 0)
     }
 }
+
+/// A worker hands a completion back through a `PendingBox` and may drop its reference to the box after the loop
+/// ran the completion: `take()` must leave the box empty, so whatever the completion captured (a SCSI task whose
+/// deinit touches loop-confined state) is released on the loop thread, never by the worker's last release.
+@Test func pendingBoxReleasesItsCompletionWhenTaken() {
+    final class Sentinel { let freed: () -> Void; init(_ f: @escaping () -> Void) { freed = f }; deinit { freed() } }
+    var freed = false
+    var box: PendingBox? = PendingBox({ [s = Sentinel({ freed = true })] _ in _ = s })
+    var completion = box?.take()
+    #expect(completion != nil)
+    #expect(box?.take() == nil)  // once
+    completion = nil
+    #expect(freed)               // released with the taken closure while the box still exists
+    box = nil
+    _ = completion
+}
