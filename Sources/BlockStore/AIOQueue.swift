@@ -111,7 +111,7 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
         releaseResources()
         // Prepared but never accepted by the kernel, then still queued: all cancelled, in order.
         for slot in prepared[preparedHead...] {
-            guard let s = takeSlot(slot) else { continue }
+            guard let s = slots.take(at: slot) else { continue }
             s.completion(.failure(SystemError(errno: ECANCELED, call: IOEngine.aioCall(s.request.op))))
         }
         prepared.removeAll()
@@ -196,7 +196,7 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
                 prepared.removeAll(keepingCapacity: true)
                 preparedHead = 0
             }
-            guard let refused = takeSlot(slot) else { continue }
+            guard let refused = slots.take(at: slot) else { continue }
             freeSlots.append(slot)
             if let engine {
                 engine.aioRefused(refused.request, refused.device, errno: -rc, refused.completion)
@@ -223,13 +223,6 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
         if hasUnsubmitted { scheduleFlush() }
     }
 
-    /// Moves the slot's request out (no copy-then-clear retain / release pairs on the per-I/O path).
-    private func takeSlot(_ index: Int) -> Slot? {
-        var taken: Slot? = nil
-        swap(&taken, &slots[index])
-        return taken
-    }
-
     /// Collects finished iocbs without blocking and runs their completions.
     private func reap() {
         while let ctx = context, inFlight > 0 {
@@ -240,7 +233,7 @@ final class AIOQueue: EventHandler, @unchecked Sendable {
             for i in 0..<Int(n) {
                 let event = self.events + i
                 let tag = cshims_io_event_tag(event)
-                guard tag < UInt64(slots.count), let slot = takeSlot(Int(tag)) else { continue }
+                guard tag < UInt64(slots.count), let slot = slots.take(at: Int(tag)) else { continue }
                 freeSlots.append(Int(tag))
                 inFlight -= 1
                 let res = cshims_io_event_res(event)

@@ -20,9 +20,7 @@ struct FIFO<Element> {
 
     mutating func popFirst() -> Element? {
         guard count > 0 else { return nil }
-        // Moved out, not copied then cleared (a retain / release pair per reference-counted field).
-        var element: Element? = nil
-        swap(&element, &storage[head])
+        let element = storage.take(at: head)
         head = (head + 1) % storage.count
         count -= 1
         return element
@@ -34,5 +32,15 @@ struct FIFO<Element> {
         for i in 0..<count { newStorage[i] = storage[(head + i) % storage.count] }
         storage = newStorage
         head = 0
+    }
+}
+
+extension Array {
+    /// Moves the element at `index` out and leaves nil there — not a copy followed by a clear, which costs a
+    /// retain / release pair per reference-counted field on the per-I/O path.
+    mutating func take<Wrapped>(at index: Int) -> Wrapped? where Element == Wrapped? {
+        var taken: Wrapped? = nil
+        swap(&taken, &self[index])
+        return taken
     }
 }
