@@ -41,7 +41,7 @@ extension InitiatorPDU {
         try self.init(bhs: Array(bhs), ahs: ahs)
     }
 
-    /// Decodes an initiator PDU from its BHS and AHS area (see ``init(bhs:ahs:)-generic``). The non-generic
+    /// Decodes an initiator PDU from its BHS and AHS area, like the generic initializer above. The non-generic
     /// form is what the receive path calls: a generic one is not specialized across the module boundary.
     public init(bhs b: [UInt8], ahs: [UInt8] = []) throws(ProtocolError) {
         var none: [UInt8] = []
