@@ -42,8 +42,9 @@ public final class BackingDevice: Sendable {
     let fd: Int32
     /// A buffered fd for requests that are not aligned for `O_DIRECT` (same as `fd` when not direct).
     let bufferedFD: Int32
-    /// The alignment `O_DIRECT` needs for offset, length and buffer address.
-    let directAlignment: Int
+    /// The alignment `O_DIRECT` needs for offset, length and buffer address: the logical block size for block
+    /// devices; for files what `statx(STATX_DIOALIGN)` reports, or what a probe read found (see ``open``).
+    public let directAlignment: Int
     /// Feature probes learned at run time, shared by all engines (bits of `Probe`).
     let probes = Atomic<UInt8>(0)
 
@@ -64,7 +65,8 @@ public final class BackingDevice: Sendable {
     func learn(_ probe: Probe) { probes.bitwiseOr(probe.rawValue, ordering: .relaxed) }
 
     init(path: String?, kind: BackingKind, size: UInt64, logicalBlockSize: UInt32, fd: Int32, bufferedFD: Int32,
-         isDirect: Bool, readOnly: Bool, directFallbackReason: String?, powerFailAtomicBytes: UInt32? = nil) {
+         isDirect: Bool, readOnly: Bool, directFallbackReason: String?, powerFailAtomicBytes: UInt32? = nil,
+         directAlignment: Int? = nil) {
         self.path = path
         self.kind = kind
         self.sizeInBytes = size
@@ -81,7 +83,7 @@ public final class BackingDevice: Sendable {
         }
         switch kind {
         case .blockDevice: self.directAlignment = max(Int(logicalBlockSize), 512)
-        case .file: self.directAlignment = IOBufferPool.alignment
+        case .file: self.directAlignment = directAlignment ?? IOBufferPool.alignment
         case .null: self.directAlignment = 1
         }
     }
@@ -142,6 +144,8 @@ public final class BackingDevice: Sendable {
             _ = Glibc.close(fd)
             throw error
         }
+        var alignment: Int?
+        if isDirect && kind == .file { alignment = fileDirectAlignment(fd, size: size) }
         var buffered = fd
         if isDirect {
             do throws(SystemError) {
@@ -153,7 +157,28 @@ public final class BackingDevice: Sendable {
         }
         return BackingDevice(path: path, kind: kind, size: size, logicalBlockSize: blockSize, fd: fd,
                              bufferedFD: buffered, isDirect: isDirect, readOnly: readOnly,
-                             directFallbackReason: fallback, powerFailAtomicBytes: atomicBytes)
+                             directFallbackReason: fallback, powerFailAtomicBytes: atomicBytes,
+                             directAlignment: alignment)
+    }
+
+    /// The `O_DIRECT` alignment of a regular file. A file LUN usually has 512-byte blocks, so assuming the page
+    /// size would send every I/O that is not 4 KiB-aligned (random 4K reads at 512-byte LBAs) to the worker pool.
+    /// - `statx(STATX_DIOALIGN)` (Linux 6.1; ext4, xfs, btrfs): the larger of its memory and offset alignment.
+    /// - Not reported (tmpfs, older kernels): one 512-byte `O_DIRECT` read at offset 512 into a buffer that is
+    ///   512- but not 4096-aligned; if the filesystem takes it, 512 serves for offset, length and memory.
+    /// - Otherwise the page size, as before (a misaligned request then goes to the buffered fd, never fails).
+    private static func fileDirectAlignment(_ fd: Int32, size: UInt64) -> Int {
+        var memory: UInt32 = 0, offset: UInt32 = 0
+        if cshims_dio_alignment(fd, &memory, &offset) == 1, offset > 0 {
+            let a = Int(max(memory, offset))
+            // Power of two, at most 1 MiB: anything else is not a value we can align requests to.
+            if a & (a - 1) == 0, a <= 1 << 20 { return a }
+            return 1 << 30  // not a usable alignment: no request qualifies, all take the buffered fd
+        }
+        guard size >= 1024 else { return IOBufferPool.alignment }
+        let probe = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 4096)
+        defer { probe.deallocate() }
+        return cshims_pread2(fd, probe + 512, 512, 512, 0) == 512 ? 512 : IOBufferPool.alignment
     }
 
     /// `BLKPBSZGET` / `BLKALIGNOFF` (linux/fs.h `_IO(0x12, 123)` / `_IO(0x12, 122)`): the physical sector size when it

@@ -138,6 +138,20 @@ int cshims_stat_kind(int fd, uint64_t *size) {
     return 0;
 }
 
+int cshims_dio_alignment(int fd, uint32_t *mem_align, uint32_t *offset_align) {
+#ifdef STATX_DIOALIGN
+    struct statx stx;
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) != 0) return -errno;
+    if (!(stx.stx_mask & STATX_DIOALIGN)) return 0;
+    *mem_align = stx.stx_dio_mem_align;
+    *offset_align = stx.stx_dio_offset_align;
+    return 1;
+#else
+    (void)fd; (void)mem_align; (void)offset_align;
+    return 0;
+#endif
+}
+
 static int rwf(int flags) {
     int r = 0;
     if (flags & CSHIMS_RW_NOWAIT) r |= RWF_NOWAIT;

@@ -60,7 +60,14 @@ public enum TargetBuilder {
                     logger.info("LUN ready", metadata: [
                         "iscsi.target": "\(tc.name)", "scsi.lun": "\(lc.lun)", "type": "\(lc.type.rawValue)",
                         "path": "\(lc.path ?? "-")", "blocks": "\(unit.info.blockCount)", "blocksize": "\(unit.info.blockSize)",
-                        "iomode": "\(lc.ioMode.rawValue)", "direct": "\(unit.device.isDirect)"])
+                        "iomode": "\(lc.ioMode.rawValue)", "direct": "\(unit.device.isDirect)",
+                        "direct.align": "\(unit.device.isDirect ? String(unit.device.directAlignment) : "-")"])
+                    if unit.device.isDirect && Int(unit.info.blockSize) < unit.device.directAlignment {
+                        // Correct either way (such requests use the buffered fd), but slower: say so once.
+                        logger.notice("LUN block size is below the backing store's O_DIRECT alignment: requests not aligned to it take the buffered path", metadata: [
+                            "iscsi.target": "\(tc.name)", "scsi.lun": "\(lc.lun)", "blocksize": "\(unit.info.blockSize)",
+                            "direct.align": "\(unit.device.directAlignment)"])
+                    }
                 } catch {
                     throw RuntimeError("\(lc.location.file):\(lc.location.line): target \(tc.name) LUN \(lc.lun): \(error)")
                 }

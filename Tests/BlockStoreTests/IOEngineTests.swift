@@ -255,6 +255,34 @@ import Testing
         await h.shutdown()
     }
 
+    @Test func directFilesUseTheFilesystemsAlignmentNotThePageSize() async throws {
+        // /tmp here is ext4 (statx STATX_DIOALIGN reports it), /dev/shm is tmpfs (not reported: probe read).
+        for directory in ["/tmp", "/dev/shm"] {
+            guard access(directory, W_OK) == 0 else { print("skipping \(directory): not writable"); continue }
+            let file = try TempFile(directory: directory, size: 1 << 20)
+            defer { file.remove() }
+            guard let device = try openDirectOrSkip(file.path) else { continue }
+            let a = device.directAlignment
+            print("O_DIRECT alignment in \(directory): \(a)")
+            #expect(a >= 1 && a & (a - 1) == 0, "power of two: \(a)")
+            // A random 4K read of a 512-byte-block LUN starts at a 512-byte boundary: when the filesystem allows
+            // it, it takes the AIO path, not the worker pool.
+            let h = try Harness()
+            let out = IOBuffer(capacity: 8192), back = IOBuffer(capacity: 4096)
+            fill(out, length: 8192, seed: 5)
+            #expect(await h.run(.write(offset: 0, length: 8192, from: out.pointer), on: device) == .success(8192))
+            #expect(await h.run(.read(offset: 512, length: 4096, into: back.pointer), on: device) == .success(4096))
+            #expect(bytes(back, 4096) == Array(bytes(out, 4608)[512...]))
+            let stats = await h.statistics
+            if a <= 512 {
+                #expect(stats.aioSubmitted == 2 && stats.poolSubmitted == 0, "\(directory): \(stats)")
+            } else {
+                #expect(stats.aioSubmitted == 1 && stats.poolSubmitted == 1, "\(directory): \(stats)")
+            }
+            await h.shutdown()
+        }
+    }
+
     @Test func directFuaWriteAndFlushSucceed() async throws {
         let file = try TempFile(size: 1 << 20)
         defer { file.remove() }

@@ -79,6 +79,9 @@ int cshims_blk_getsize64(int fd, uint64_t *size);
 int cshims_blk_logical_block_size(int fd, int *size);
 /// 1 when st_mode is a block device, 2 when a regular file, 0 otherwise.
 int cshims_stat_kind(int fd, uint64_t *size);
+/// statx(STATX_DIOALIGN) (Linux 6.1): 1 with the O_DIRECT memory and offset alignment of `fd`'s file, 0 when the
+/// kernel or filesystem does not report them, -errno on failure.
+int cshims_dio_alignment(int fd, uint32_t *mem_align, uint32_t *offset_align);
 /// preadv2/pwritev2 with one buffer. flags: bit 0 = RWF_NOWAIT, bit 1 = RWF_DSYNC.
 ssize_t cshims_pread2(int fd, void *buf, size_t len, int64_t offset, int flags);
 ssize_t cshims_pwrite2(int fd, const void *buf, size_t len, int64_t offset, int flags);
