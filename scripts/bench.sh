@@ -201,6 +201,7 @@ done
     echo "- machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2/1048576 }' /proc/meminfo) RAM, kernel $(uname -r)"
     echo "- backing: ${BENCH_SIZE_MIB} MiB random-filled file per target in $BENCH_DIR ($(stat -f -c %T "$BENCH_DIR")), $( [ "$BACKING" = loop ] && echo 'behind losetup --direct-io=on' || echo 'opened directly')"
     echo "- targets: tgtd $(tgtd --version 2>/dev/null || echo '?') (bstype aio / null); iscsi-targetd (Type=blockio / nullio); clients iscsi-perf (libiscsi $(dpkg-query -W -f='${Version}' libiscsi-bin 2>/dev/null)), qemu-img $(qemu-img --version | awk 'NR==1 { print $3 }')"
+    echo "- write durability differs (defaults of each): tgtd reports WCE=1 and acknowledges writes before any flush; iscsi-targetd's blockio LUNs are write-through as in IET (WCE=0, every write with RWF_DSYNC/FUA)"
     echo "- method: $ROUNDS rounds, targets alternated per workload; ${RUNTIME}s per run (nullio ${NULL_RUNTIME}s); median of rounds; wall time ${ELAPSED}s"
     for t in "${RUN_TARGETS[@]}"; do
         echo "- $t RSS: idle ${RSS_IDLE[$t]} KiB; after the runs ${RSS[$t]} KiB (peak under load ${HWM[$t]} KiB); with 64 idle sessions ${RSS_64[$t]:-?} KiB"
