@@ -21,6 +21,9 @@ public struct ServerSettings: Sendable {
     public var maxQueuedBytesPerConnection: Int = 32 << 20
     /// Bytes of data buffers a connection's commands may hold at once; beyond it → TASK SET FULL (SAM-5 §5.3).
     public var maxBufferedBytesPerConnection: Int = 128 << 20
+    /// Idle data buffers each event loop keeps for reuse (`IOBufferPool`); buffers in use are bounded by
+    /// ``maxBufferedBytesPerConnection`` per connection.
+    public var bufferCacheBytesPerLoop: Int = 256 << 20
     /// Longest busy-poll window of an idle loop at queue depth 1, in µs (`EventLoop.pollBriefly`); 0 = never poll.
     public var pollMicroseconds: Int = 100
     /// Pin event loop i to the i-th CPU the daemon may use (`--no-pin-loops` turns it off).

@@ -125,7 +125,7 @@ public final class TargetServer: Sendable {
                         if cpu < 0 { l.notice("event loop not pinned", metadata: ["loop": "\(loop.name)", "errno": "\(-cpu)"]) }
                     }
                     let engine = try IOEngine(loop: loop)
-                    let pool = IOBufferPool(maxCachedBytes: 256 << 20)
+                    let pool = IOBufferPool(maxCachedBytes: s.bufferCacheBytesPerLoop)
                     let ctx = LoopContext(loop: loop, engine: engine, pool: pool, registry: reg, settings: s, logger: l)
                     box.withLock { $0 = LoopBound(ctx, loop: loop) }
                 } catch {
