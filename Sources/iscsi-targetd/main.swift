@@ -51,25 +51,25 @@ struct TargetDaemon: ParsableCommand {
     @Option(name: .long, help: "Event loop threads (default: one per core).")
     var threads: Int?
 
-    @Option(name: .long, help: "Connections in total (default 4096).")
+    @Option(name: .long, help: "Connections in total.")
     var maxConnections: Int = 4096
 
-    @Option(name: .long, help: "Connections still logging in at once (default 256; IET: 32).")
+    @Option(name: .long, help: "Connections still logging in at once (IET: 32).")
     var maxLoginConnections: Int = 256
 
-    @Option(name: .long, help: "Connections still logging in at once from one address (default 64).")
+    @Option(name: .long, help: "Connections still logging in at once from one address.")
     var maxLoginConnectionsPerHost: Int = 64
 
-    @Option(name: .long, help: "Seconds a connection may take to log in (default 30).")
+    @Option(name: .long, help: "Seconds a connection may take to log in.")
     var loginTimeout: UInt64 = 30
 
-    @Option(name: .long, help: "Commands in flight per session (CmdSN window) when the target sets no QueuedCommands (default 128).")
+    @Option(name: .long, help: "Commands in flight per session (CmdSN window) when the target sets no QueuedCommands.")
     var queueDepth: Int = 128
 
-    @Option(name: .customLong("max-buffer-mib"), help: "MiB of data buffers one connection's commands may hold (default 128; beyond → TASK SET FULL).")
+    @Option(name: .customLong("max-buffer-mib"), help: "MiB of data buffers one connection's commands may hold (beyond → TASK SET FULL).")
     var maxBufferMiB: Int = 128
 
-    @Option(name: .customLong("buffer-cache-mib"), help: "MiB of idle data buffers each event loop keeps for reuse (default 256; 0 = free every buffer after use, which costs page faults on every I/O).")
+    @Option(name: .customLong("buffer-cache-mib"), help: "MiB of idle data buffers each event loop keeps for reuse (0 = free every buffer after use, which costs page faults on every I/O).")
     var bufferCacheMiB: Int = 256
 
     @Option(name: .long, help: "Busy-poll window in µs at queue depth 1: the loop polls for the AIO completion and the initiator's next command instead of sleeping (about half the QD1 latency; up to one core of CPU while such a stream runs; backs off when events come later; 0 = off).")
