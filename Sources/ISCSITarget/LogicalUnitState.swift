@@ -106,13 +106,13 @@ public final class LogicalUnitState: Sendable {
         }
     }
 
-    /// Takes the oldest pending unit attention for `nexus`, if any.
     /// Some unit attention is queued (for some nexus): the per-command check before ``takeUnitAttention(for:)``,
     /// which the caller skips otherwise — building its argument copies the nexus' strings.
     var mayHaveUnitAttention: Bool { attentionsPending.load(ordering: .acquiring) }
     /// A reservation (SPC-2 or persistent) is held: the per-command check before ``reservationConflict(_:access:)``.
     var mayHaveReservation: Bool { reservationHeld.load(ordering: .acquiring) }
 
+    /// Takes the oldest pending unit attention for `nexus`, if any.
     public func takeUnitAttention(for nexus: NexusID) -> SenseReason? {
         guard attentionsPending.load(ordering: .acquiring) else { return nil }
         let key = nexus.reservationNexus

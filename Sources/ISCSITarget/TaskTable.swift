@@ -23,8 +23,6 @@ struct TaskTable {
         salt = UInt64.random(in: 0...UInt64.max)
     }
 
-    var isEmpty: Bool { count == 0 }
-
     @inline(__always)
     private func home(_ tag: UInt32) -> Int {
         Int(truncatingIfNeeded: ((UInt64(tag) ^ salt) &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - bits))
