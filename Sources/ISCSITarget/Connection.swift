@@ -477,7 +477,8 @@ final class Connection: EventHandler, SCSICompletionSink {
         case .dataOut(let d):
             return sinkForDataOut(d, bhs: bhs, dataLength: dataLength)
         default:
-            return dataLength > 0 ? .scratch : .scratch
+            // NOP-Out ping data, text and login payloads: collected, bounded by MaxRecvDataSegmentLength.
+            return .scratch
         }
     }
 
