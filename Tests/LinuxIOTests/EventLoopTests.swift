@@ -162,6 +162,36 @@ import Testing
         #expect(end - start >= 20_000_000)
     }
 
+    /// Timers run only in iterations where the timerfd fired: a chain of zero-delay timers (each due at once, so
+    /// the fd is re-armed for a deadline already past) and timers due while another fd keeps every iteration busy
+    /// must all still run.
+    @Test func timersFireThroughChainsAndBusyIterations() async throws {
+        let loop = try startedLoop()
+        defer { shutdown(loop) }
+        let busy = makePipe()
+        defer { close(busy.read); close(busy.write) }
+        writeByte(busy.write)  // never drained: level-triggered, readable in every iteration
+        let chained: Int = await onLoop(loop) { done in
+            var count = 0
+            func next() {
+                count += 1
+                if count == 50 { done(count); return }
+                _ = loop.schedule(after: 0) { next() }
+            }
+            _ = loop.schedule(after: 0) { next() }
+        }
+        #expect(chained == 50)
+        let busyIterations: Int = await onLoop(loop) { done in
+            var events = 0
+            let reg = try? loop.register(fd: busy.read, events: .readable, handler: ClosureHandler { _ in events += 1 })
+            _ = loop.schedule(after: 2_000_000) {
+                if let reg { loop.deregister(reg) }
+                done(events)
+            }
+        }
+        #expect(busyIterations > 0, "the busy fd was reported while the timer was pending")
+    }
+
     @Test func manyCancelledTimersDoNotAccumulate() {
         var q = TimerQueue()
         for i in 0..<10_000 {
