@@ -356,8 +356,12 @@ public final class EventLoop: @unchecked Sendable {
     private func dispatch(_ event: UnsafePointer<epoll_event>) {
         let registration = Registration(packed: cshims_epoll_event_data(event))
         if registration.id == Self.internalID {
-            if registration.fd == wakeFD || registration.fd == timerFD { drain(registration.fd) }
-            if registration.fd == timerFD { timerFired = true }
+            if registration.fd == timerFD {
+                drain(registration.fd)
+                timerFired = true
+            } else if registration.fd == wakeFD {
+                drain(registration.fd)
+            }
             return
         }
         let index = Int(registration.fd)
