@@ -8,7 +8,8 @@
 #                               mode), 128K sequential write QD32
 # and the same workloads against a nullio LUN on each target (the protocol ceiling: no storage).
 # Prints the median per workload, the ratio ours/tgtd, each target's CPU seconds per GiB moved
-# (utime+stime from /proc/PID/stat around each run), RSS (idle, peak under load, and with 64 idle
+# (utime+stime from /proc/PID/stat around each run), the machine's idle share and idle-state entries
+# per I/O during each run (diagnostics), RSS (idle, peak under load, and with 64 idle
 # sessions held by scripts/iscsi_client.py), and issue 3's ratio targets as met / NOT met; writes the
 # Markdown report to $BENCH_RESULTS too.
 #
@@ -152,23 +153,36 @@ measure() {
     local t=$1 label=$2 iqn=$3 spec=$4 secs=$5 round=$6
     local name client size qd pat
     IFS='|' read -r name client size qd pat <<<"$spec"
-    local c0 c1 res iops bytes
-    c0=$(cpu_ticks "${PID[$t]}")
+    local c0 c1 res iops bytes m0 m1 w0 w1
+    c0=$(cpu_ticks "${PID[$t]}"); m0=$(machine_idle); w0=$(date +%s.%N)
     if [ "$client" = perf ]; then
         res=$(run_perf "$t" "$iqn" "$size" "$qd" "$pat" "$secs") || res=""
     else
         local key="$label:$name"
-        if [ -z "${QCOUNT[$key]:-}" ]; then calibrate_qemu "$key" "$t" "$iqn" "$size" "$qd" "$pat" "$secs" || true; c0=$(cpu_ticks "${PID[$t]}"); fi
+        if [ -z "${QCOUNT[$key]:-}" ]; then
+            calibrate_qemu "$key" "$t" "$iqn" "$size" "$qd" "$pat" "$secs" || true
+            c0=$(cpu_ticks "${PID[$t]}"); m0=$(machine_idle); w0=$(date +%s.%N)
+        fi
         if [ -n "${QCOUNT[$key]:-}" ]; then res=$(run_qemu "$t" "$iqn" "$size" "$qd" "$pat" "${QCOUNT[$key]}") || res=""; else res=""; fi
     fi
-    c1=$(cpu_ticks "${PID[$t]}")
+    c1=$(cpu_ticks "${PID[$t]}"); m1=$(machine_idle); w1=$(date +%s.%N)
     if [ -z "$res" ]; then
         FAILED_RUNS=$((FAILED_RUNS + 1)); log "FAILED $t $label:$name round $round"; return 0
     fi
     iops=${res%% *}; bytes=$(awk '{ print $2 }' <<<"$res")
     local cpu; cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", (b - a) / hz }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$label:$name" "$round" "$iops" "$size" "$bytes" "$cpu" >>"$RAW"
-    log "$t $label:$name round $round: $iops IOPS ($(awk -v i="$iops" -v s="$size" 'BEGIN { printf "%.1f", i * s / 1048576 }') MiB/s), target CPU ${cpu}s"
+    # Machine idle share (% of all CPUs over the run's wall time) and idle-state entries per I/O
+    # ("-" without cpuidle). Diagnostics for the report, not scored.
+    local idle; idle=$(awk -v m0="$m0" -v m1="$m1" -v w0="$w0" -v w1="$w1" -v hz="$CLK_TCK" -v n="$(nproc)" \
+        -v ios="$(awk -v b="$bytes" -v z="$size" 'BEGIN { print b / z }')" 'BEGIN {
+        split(m0, a, " "); split(m1, b, " "); wall = w1 - w0
+        pct = (wall > 0) ? 100 * (b[1] - a[1]) / hz / (wall * n) : 0
+        if (pct < 0) pct = 0; if (pct > 100) pct = 100
+        ent = (a[2] < 0 || b[2] < 0 || ios <= 0) ? "-" : sprintf("%.3f", (b[2] - a[2]) / ios)
+        printf "%.1f %s", pct, ent }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$label:$name" "$round" "$iops" "$size" "$bytes" "$cpu" \
+        "${idle% *}" "${idle#* }" >>"$RAW"
+    log "$t $label:$name round $round: $iops IOPS ($(awk -v i="$iops" -v s="$size" 'BEGIN { printf "%.1f", i * s / 1048576 }') MiB/s), target CPU ${cpu}s, machine idle ${idle% *}%, idle entries/IO ${idle#* }"
 }
 
 START=$(date +%s)
@@ -212,12 +226,16 @@ import sys, statistics, collections
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 data = collections.defaultdict(lambda: collections.defaultdict(list))
 by_round = collections.defaultdict(lambda: collections.defaultdict(dict))
+machine = collections.defaultdict(lambda: collections.defaultdict(list))   # w -> t -> [(idle %, entries/IO)]
 order = []
-for t, w, rnd, iops, size, nbytes, cpu in rows:
+for row in rows:
+    t, w, rnd, iops, size, nbytes, cpu = row[:7]
     if w not in order:
         order.append(w)
     data[w][t].append((float(iops), int(size), float(nbytes), float(cpu)))
     by_round[w][t][rnd] = data[w][t][-1]
+    if len(row) >= 9:
+        machine[w][t].append((float(row[7]), None if row[8] == "-" else float(row[8])))
 def metric(vals):
     iops = statistics.median(v[0] for v in vals)
     size = vals[0][1]
@@ -239,6 +257,19 @@ for w in order:
     cpu = lambda t: f"{cells[t][1]:.2f}" if t in cells else "n/a"
     ratio = f"{cells['ours'][0] / cells['tgtd'][0]:.2f}" if "ours" in cells and "tgtd" in cells and cells["tgtd"][0] else "n/a"
     print(f"| {w} | {unit} | {fmt('tgtd')} | {fmt('ours')} | {ratio} | {cpu('tgtd')} | {cpu('ours')} |")
+
+# Where the rest of the machine was: idle share of all CPUs and idle-state entries (halts) per I/O.
+if any(machine.values()):
+    print()
+    print("Machine during the runs (medians; diagnostics, not scored): idle % of all CPUs, idle-state entries per I/O")
+    print()
+    print("| workload | tgtd idle % | ours idle % | tgtd entries/IO | ours entries/IO |")
+    print("|---|---:|---:|---:|---:|")
+    for w in order:
+        def m(t, i, fmt):
+            vals = [v[i] for v in machine[w].get(t, []) if v[i] is not None]
+            return fmt.format(statistics.median(vals)) if vals else "n/a"
+        print(f"| {w} | {m('tgtd', 0, '{:.1f}')} | {m('ours', 0, '{:.1f}')} | {m('tgtd', 1, '{:.3f}')} | {m('ours', 1, '{:.3f}')} |")
 
 # Issue 3's targets (2-core machine), from the blockio medians.
 def med(w, t, f):
@@ -288,7 +319,7 @@ if rows_out:
     print("\n".join(rows_out))
 PY
     echo
-    echo "Raw runs (target, workload, round, IOPS, I/O size, bytes, target CPU s):"
+    echo "Raw runs (target, workload, round, IOPS, I/O size, bytes, target CPU s, machine idle %, idle entries/IO):"
     echo
     echo '```'
     cat "$RAW"

@@ -191,5 +191,19 @@ tgtd_shutdown_cmd() {
 cpu_ticks() {
     awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
+# machine_idle: "IDLE_TICKS IDLE_ENTRIES" for the whole machine — idle + iowait clock ticks of all CPUs
+# (/proc/stat) and how often a CPU entered an idle state (sum of cpuidle `usage` counters; -1 without
+# cpuidle). Sampled around a run, they show how much of the machine sat idle and how often a CPU halted
+# per I/O: on a VM every halt makes the next wake-up of that CPU slow.
+machine_idle() {
+    local ticks entries=0 f found=0
+    ticks=$(awk '$1 == "cpu" { print $5 + $6; exit }' /proc/stat)
+    for f in /sys/devices/system/cpu/cpu[0-9]*/cpuidle/state[0-9]*/usage; do
+        [ -r "$f" ] || continue
+        entries=$((entries + $(cat "$f"))); found=1
+    done
+    [ "$found" = 1 ] || entries=-1
+    echo "${ticks:-0} $entries"
+}
 # rss_kib PID FIELD: VmRSS or VmHWM in KiB.
 rss_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
