@@ -259,23 +259,11 @@ final class Connection: EventHandler, SCSICompletionSink {
                min(limit, p.dataLength) - p.consumed >= Connection.directReadThreshold, let buf = task.buffer {
                 let want = min(limit, p.dataLength) - p.consumed
                 let dst = UnsafeMutableRawBufferPointer(start: buf.pointer + offset + p.consumed, count: want)
-                do {
-                    switch try Socket.read(fd, into: dst) {
-                    case .wouldBlock:
-                        return
-                    case .processed(0):
-                        close(reason: "peer closed the connection")
-                        return
-                    case .processed(let n):
-                        p.consumed += n
-                        pending = p
-                        if p.consumed >= p.paddedLength + p.digestLength { completePayload() }
-                        continue
-                    }
-                } catch {
-                    close(reason: "read failed: \(error)")
-                    return
-                }
+                guard let n = readSocket(into: dst) else { return }
+                p.consumed += n
+                pending = p
+                if p.consumed >= p.paddedLength + p.digestLength { completePayload() }
+                continue
             }
             // Compact, then read into the receive buffer.
             if rxStart > 0 && (rxStart == rxEnd || rxStart > Connection.rxCapacity / 2) {
@@ -292,24 +280,32 @@ final class Connection: EventHandler, SCSICompletionSink {
                 return
             }
             let space = UnsafeMutableRawBufferPointer(rebasing: rx[rxEnd..<Connection.rxCapacity])
-            do {
-                switch try Socket.read(fd, into: space) {
-                case .wouldBlock:
-                    return
-                case .processed(0):
-                    close(reason: "peer closed the connection")
-                    return
-                case .processed(let n):
-                    rxEnd += n
-                    processBuffered()
-                    // A short read drained the socket: epoll (level-triggered) reports more data
-                    // later, so skip the read that would only return EAGAIN.
-                    if n < space.count { return }
-                }
-            } catch {
-                close(reason: "read failed: \(error)")
-                return
+            guard let n = readSocket(into: space) else { return }
+            rxEnd += n
+            processBuffered()
+            // A short read drained the socket: epoll (level-triggered) reports more data
+            // later, so skip the read that would only return EAGAIN.
+            if n < space.count { return }
+        }
+    }
+
+    /// One non-blocking read from the socket: the byte count (> 0), or nil when there is nothing to read now
+    /// or the connection was closed here (end of stream or a read error).
+    @inline(__always)
+    private func readSocket(into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+        do {
+            switch try Socket.read(fd, into: buffer) {
+            case .wouldBlock:
+                return nil
+            case .processed(0):
+                close(reason: "peer closed the connection")
+                return nil
+            case .processed(let n):
+                return n
             }
+        } catch {
+            close(reason: "read failed: \(error)")
+            return nil
         }
     }
 
