@@ -174,8 +174,8 @@ measure() {
     # Machine idle share (% of all CPUs over the run's wall time) and idle-state entries per I/O
     # ("-" without cpuidle). Diagnostics for the report, not scored.
     local idle; idle=$(awk -v m0="$m0" -v m1="$m1" -v w0="$w0" -v w1="$w1" -v hz="$CLK_TCK" -v n="$(nproc)" \
-        -v ios="$(awk -v b="$bytes" -v z="$size" 'BEGIN { print b / z }')" 'BEGIN {
-        split(m0, a, " "); split(m1, b, " "); wall = w1 - w0
+        -v bytes="$bytes" -v size="$size" 'BEGIN {
+        split(m0, a, " "); split(m1, b, " "); wall = w1 - w0; ios = bytes / size
         pct = (wall > 0) ? 100 * (b[1] - a[1]) / hz / (wall * n) : 0
         if (pct < 0) pct = 0; if (pct > 100) pct = 100
         ent = (a[2] < 0 || b[2] < 0 || ios <= 0) ? "-" : sprintf("%.3f", (b[2] - a[2]) / ios)
