@@ -18,7 +18,10 @@
 #   ROUNDS [5]  RUNTIME [10] seconds per run  NULL_RUNTIME [5]  NULLIO [1]
 #   BENCH_DIR [/dev/shm]    where the 1 GiB backing files live (random data, fully allocated)
 #   BACKING [loop]          loop: each file behind its own `losetup --direct-io=on` device (the LV
-#                           stand-in); file: the targets open the files directly
+#                           stand-in); file: the targets open the files directly; zram: each target
+#                           gets its own zram device (hot_add, lz4, filled with the same random data):
+#                           a block device whose driver does the I/O in the submitting thread, with no
+#                           kernel worker beside the client (4K logical blocks, so tgtd gets --blocksize)
 #   BENCH_SIZE_MIB [1024]   BENCH_RESULTS [bench-results/bench-<time>.md]
 #   SMOKE=1                 1 round, 2 s runs, no nullio: checks the harness, measures nothing
 # Exit status: non-zero if a run produced no number.
@@ -69,21 +72,39 @@ RAW="$WORK/raw.tsv"   # target  workload  round  value  unit  bytes  cpu_seconds
 : >"$RAW"
 
 # --- backing stores ---------------------------------------------------------------------------
+case "$BACKING" in loop|file|zram) ;; *) die "BACKING must be loop, file or zram (got '$BACKING')" ;; esac
+if [ "$BACKING" = zram ] && [ ! -w /sys/class/zram-control/hot_add ]; then
+    modprobe zram num_devices=0 2>/dev/null || true
+    [ -w /sys/class/zram-control/hot_add ] || die "BACKING=zram: no /sys/class/zram-control (zram driver missing or not root)"
+fi
 log "creating ${BENCH_SIZE_MIB} MiB backing files with random data in $WORK ($BACKING)"
 head -c $((BENCH_SIZE_MIB * 1024 * 1024)) /dev/urandom >"$WORK/base.img"
 declare -A BACKDEV PID PORT LUN BLKSZ RSS_IDLE RSS_64
 for t in "${RUN_TARGETS[@]}"; do
-    cp --sparse=never "$WORK/base.img" "$WORK/$t.img"
-    if [ "$BACKING" = loop ]; then
+    case "$BACKING" in
+    loop)
+        cp --sparse=never "$WORK/base.img" "$WORK/$t.img"
         dev=$(losetup --direct-io=on --find --show "$WORK/$t.img") || die "losetup failed (try BACKING=file)"
         on_cleanup "losetup -d $dev"
-        BACKDEV[$t]=$dev
-    else
-        BACKDEV[$t]="$WORK/$t.img"
-    fi
+        BACKDEV[$t]=$dev ;;
+    zram)
+        id=$(cat /sys/class/zram-control/hot_add) || die "zram hot_add failed"
+        on_cleanup "echo 1 > /sys/block/zram$id/reset; echo $id > /sys/class/zram-control/hot_remove"
+        # lz4 when offered (the cheapest attempt on incompressible data); the kernel's default otherwise.
+        grep -qw lz4 "/sys/block/zram$id/comp_algorithm" && echo lz4 >"/sys/block/zram$id/comp_algorithm"
+        echo "$((BENCH_SIZE_MIB * 1024 * 1024))" >"/sys/block/zram$id/disksize" || die "zram$id: disksize"
+        dd if="$WORK/base.img" of="/dev/zram$id" bs=1M oflag=direct status=none || die "zram$id: fill failed"
+        BACKDEV[$t]=/dev/zram$id ;;
+    file)
+        cp --sparse=never "$WORK/base.img" "$WORK/$t.img"
+        BACKDEV[$t]="$WORK/$t.img" ;;
+    esac
 done
 rm -f "$WORK/base.img"
 [ "$BACKING" = loop ] && losetup -l -O NAME,BACK-FILE,DIO,LOG-SEC | sed 's/^/    /' >&2
+[ "$BACKING" = zram ] && for t in "${RUN_TARGETS[@]}"; do
+    log "    $t: ${BACKDEV[$t]} ($(cat "/sys/block/${BACKDEV[$t]#/dev/}/comp_algorithm" | grep -o '\[[a-z0-9-]*\]'), logical block $(blockdev --getss "${BACKDEV[$t]}"))"
+done
 
 T_DATA=iqn.2026-11.org.example:bench
 T_NULL=iqn.2026-11.org.example:bench-null
@@ -94,11 +115,14 @@ for t in "${RUN_TARGETS[@]}"; do
     start_target "$t" "${PORT[$t]}" "$WORK/$t" "$T_DATA|blockio|${BACKDEV[$t]}" "$T_NULL|nullio|$NULL_BLOCKS"
     PID[$t]=$TARGET_PID
     LUN[$t]=$TARGET_LUN
-    BLKSZ[$t]=$(iscsi-readcapacity16 "iscsi://127.0.0.1:${PORT[$t]}/$T_DATA/${LUN[$t]}" \
-        | awk -F: '/LOGICAL BLOCK LENGTH IN BYTES/ { print $2 }')
-    [ -n "${BLKSZ[$t]}" ] || die "$t: READ CAPACITY(16) failed"
+    # Block size per LUN (iscsi-perf counts in blocks): the data LUN follows its device, nullio is 512.
+    for iqn in "$T_DATA" "$T_NULL"; do
+        BLKSZ[$t|$iqn]=$(iscsi-readcapacity16 "iscsi://127.0.0.1:${PORT[$t]}/$iqn/${LUN[$t]}" \
+            | awk -F: '/LOGICAL BLOCK LENGTH IN BYTES/ { print $2 + 0 }')
+        [ -n "${BLKSZ[$t|$iqn]}" ] && [ "${BLKSZ[$t|$iqn]}" -gt 0 ] || die "$t: READ CAPACITY(16) of $iqn failed"
+    done
     RSS_IDLE[$t]=$(rss_kib "${PID[$t]}" VmRSS)
-    log "$t: pid ${PID[$t]} on 127.0.0.1:${PORT[$t]}, LUN ${LUN[$t]}, block size ${BLKSZ[$t]}, RSS ${RSS_IDLE[$t]} KiB"
+    log "$t: pid ${PID[$t]} on 127.0.0.1:${PORT[$t]}, LUN ${LUN[$t]}, block size ${BLKSZ[$t|$T_DATA]} (nullio ${BLKSZ[$t|$T_NULL]}), RSS ${RSS_IDLE[$t]} KiB"
 done
 
 url() { echo "iscsi://127.0.0.1:${PORT[$1]}/$2/${LUN[$1]}"; }
@@ -117,7 +141,7 @@ declare -A QCOUNT   # qemu-img bench request count per workload@lun, calibrated 
 # run_perf TARGET IQN IOSIZE QD PATTERN SECONDS -> prints "iops bytes"
 run_perf() {
     local t=$1 iqn=$2 size=$3 qd=$4 pat=$5 secs=$6 out blocks
-    blocks=$((size / BLKSZ[$t]))
+    blocks=$((size / BLKSZ[$t|$iqn]))
     local rnd=(); [ "$pat" = random ] && rnd=(-r)
     out=$(timeout -s INT -k 5 $((secs + 10)) iscsi-perf -i "$INITIATOR" -m "$qd" -b "$blocks" -t "$secs" "${rnd[@]}" \
         "$(url "$t" "$iqn")" 2>&1 | tr '\r' '\n') || true
@@ -213,7 +237,7 @@ done
     echo "## iSCSI target benchmark ($STAMP)"
     echo
     echo "- machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2/1048576 }' /proc/meminfo) RAM, kernel $(uname -r)"
-    echo "- backing: ${BENCH_SIZE_MIB} MiB random-filled file per target in $BENCH_DIR ($(stat -f -c %T "$BENCH_DIR")), $( [ "$BACKING" = loop ] && echo 'behind losetup --direct-io=on' || echo 'opened directly')"
+    echo "- backing: ${BENCH_SIZE_MIB} MiB random-filled file per target in $BENCH_DIR ($(stat -f -c %T "$BENCH_DIR")), $(case "$BACKING" in loop) echo 'behind losetup --direct-io=on' ;; zram) echo 'copied onto a zram device per target (lz4; the I/O runs in the submitting thread, no kernel worker)' ;; *) echo 'opened directly' ;; esac)"
     echo "- targets: tgtd $(tgtd --version 2>/dev/null || echo '?') (bstype aio / null); iscsi-targetd (Type=blockio / nullio); clients iscsi-perf (libiscsi $(dpkg-query -W -f='${Version}' libiscsi-bin 2>/dev/null)), qemu-img $(qemu-img --version | awk 'NR==1 { print $3 }')"
     echo "- write durability differs (defaults of each): tgtd reports WCE=1 and acknowledges writes before any flush; iscsi-targetd's blockio LUNs are write-through as in IET (WCE=0, every write with RWF_DSYNC/FUA)"
     echo "- method: $ROUNDS rounds, targets alternated per workload; ${RUNTIME}s per run (nullio ${NULL_RUNTIME}s); median of rounds; wall time ${ELAPSED}s"

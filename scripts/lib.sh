@@ -167,7 +167,12 @@ start_tgtd() {
             || die "tgtadm: target $name"
         case "$kind" in
             fileio) bs=(--bstype rdwr --backing-store "$arg") ;;
-            blockio) bs=(--bstype aio --backing-store "$arg") ;;
+            blockio) bs=(--bstype aio --backing-store "$arg")
+                # tgtd presents 512-byte blocks unless told: match a block device's logical block size
+                # (as iscsi-targetd does), or O_DIRECT refuses the misaligned requests.
+                if [ -b "$arg" ] && [ "$(blockdev --getss "$arg")" != 512 ]; then
+                    bs+=("--blocksize=$(blockdev --getss "$arg")")
+                fi ;;
             nullio) bs=(--bstype null --backing-store "null$tid") ;;
             *) die "unknown LUN kind $kind" ;;
         esac
