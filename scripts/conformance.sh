@@ -17,22 +17,31 @@
 #                     Default: WriteAtomic16.Simple — it sends WRITE ATOMIC(16) of 2-256 blocks without
 #                     reading MAXIMUM ATOMIC TRANSFER LENGTH; SBC-4 §5.48.2 requires INVALID FIELD IN
 #                     CDB above it, and we advertise 1 block (what the store writes all-or-nothing).
+#                     LUN_KIND=blockio-4k-512 adds GetLBAStatus.UnmapSingle (wrong when LBPPB > 1).
 #   TARGET=ours|tgtd  (default ours)   RESULTS_DIR (default .build/results/conformance-$TARGET[-$LUN_KIND])
-#   LUN_KIND=fileio|blockio-4k  (default fileio) blockio-4k: the LUN is a loop device with 4 KiB logical
-#                     sectors (losetup --direct-io=on --sector-size 4096) served as Type=blockio — the
-#                     libaio path with a 4 KiB block size, as for an LV on a 4Kn disk.
+#   LUN_KIND=fileio|blockio-4k|blockio-4k-512  (default fileio) blockio-4k: the LUN is a loop device with
+#                     4 KiB logical sectors (losetup --direct-io=on --sector-size 4096) served as Type=blockio —
+#                     the libaio path with a 4 KiB block size, as for an LV on a 4Kn disk; blockio-4k-512: the
+#                     same device served with BlockSize=512 (ours only): 512-byte blocks on a 4 KiB device,
+#                     misaligned requests through the page cache.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 TARGET=${TARGET:-ours}
 LUN_KIND=${LUN_KIND:-fileio}
+# With 512-byte blocks on a 4 KiB device READ CAPACITY(16) reports 8 logical blocks per physical block, where
+# GetLBAStatus.UnmapSingle expects the first descriptor to start past the requested LBA (docs/scsi.md).
+if [ "$LUN_KIND" = blockio-4k-512 ]; then
+    KNOWN_SUITE_BUGS=${KNOWN_SUITE_BUGS-WriteAtomic16.Simple GetLBAStatus.UnmapSingle}
+else
+    KNOWN_SUITE_BUGS=${KNOWN_SUITE_BUGS-WriteAtomic16.Simple}
+fi
 case "$LUN_KIND" in
     fileio) RESULTS_DIR=${RESULTS_DIR:-$ROOT/.build/results/conformance-$TARGET} ;;
-    blockio-4k) RESULTS_DIR=${RESULTS_DIR:-$ROOT/.build/results/conformance-$TARGET-$LUN_KIND} ;;
-    *) die "LUN_KIND must be fileio or blockio-4k (got '$LUN_KIND')" ;;
+    blockio-4k|blockio-4k-512) RESULTS_DIR=${RESULTS_DIR:-$ROOT/.build/results/conformance-$TARGET-$LUN_KIND} ;;
+    *) die "LUN_KIND must be fileio, blockio-4k or blockio-4k-512 (got '$LUN_KIND')" ;;
 esac
-KNOWN_SUITE_BUGS=${KNOWN_SUITE_BUGS-WriteAtomic16.Simple}
 LUN_SIZE=$((300 * 1024 * 1024))
 INITIATOR=iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test
 INITIATOR2=iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test-2
@@ -49,12 +58,17 @@ rm -rf "$RESULTS_DIR"; mkdir -p "$RESULTS_DIR"
 PORT=$(free_port)
 truncate -s "$LUN_SIZE" "$WORK/lun.img"
 T=iqn.2026-11.org.example:conformance
-if [ "$LUN_KIND" = blockio-4k ]; then
+if [ "$LUN_KIND" != fileio ]; then
     dev=$(losetup --direct-io=on --sector-size 4096 --find --show "$WORK/lun.img") \
-        || die "losetup --sector-size 4096 failed (loop devices needed for LUN_KIND=blockio-4k)"
+        || die "losetup --sector-size 4096 failed (loop devices needed for LUN_KIND=$LUN_KIND)"
     on_cleanup "losetup -d $dev"
-    log "starting $TARGET on 127.0.0.1:$PORT with a $((LUN_SIZE >> 20)) MiB blockio LUN on $dev (4 KiB sectors)"
-    start_target "$TARGET" "$PORT" "$WORK" "$T|blockio|$dev"
+    kind=blockio
+    if [ "$LUN_KIND" = blockio-4k-512 ]; then
+        [ "$TARGET" = ours ] || die "LUN_KIND=blockio-4k-512 is for iscsi-targetd (tgtd has no 512-on-4K mode)"
+        kind="blockio,BlockSize=512"   # start_ours writes it after Type=
+    fi
+    log "starting $TARGET on 127.0.0.1:$PORT with a $((LUN_SIZE >> 20)) MiB $kind LUN on $dev (4 KiB sectors)"
+    start_target "$TARGET" "$PORT" "$WORK" "$T|$kind|$dev"
 else
     log "starting $TARGET on 127.0.0.1:$PORT with a $((LUN_SIZE >> 20)) MiB fileio LUN"
     start_target "$TARGET" "$PORT" "$WORK" "$T|fileio|$WORK/lun.img"

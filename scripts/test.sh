@@ -52,6 +52,8 @@ if [ "${SKIP_REALCLIENT:-0}" != 1 ]; then
         timeout 1800 "$ROOT/scripts/conformance.sh"
         step "conformance again on a blockio LUN with 4 KiB sectors (libaio path, loop device)"
         LUN_KIND=blockio-4k timeout 1800 "$ROOT/scripts/conformance.sh"
+        step "conformance again with BlockSize=512 on that 4 KiB-sector device (partial device blocks)"
+        LUN_KIND=blockio-4k-512 timeout 1800 "$ROOT/scripts/conformance.sh"
         step "CHAP and digest tests (libiscsi)"
         timeout 900 "$ROOT/scripts/auth-digest-tests.sh" "$(ours_binary)"
         step "IET drop-in tests (ietd.conf, loop device, ACLs, admin tool, reload under load)"

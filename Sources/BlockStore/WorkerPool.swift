@@ -148,6 +148,25 @@ final class WorkerPool: @unchecked Sendable {
     /// zeros. Punch a hole (files, and block devices since Linux 4.9); where the file system refuses
     /// (EOPNOTSUPP), write zeros so the LBPRZ promise still holds.
     static func discard(_ job: PoolJob) -> Result<Int, SystemError> {
+        // A block device punches only whole logical blocks (EINVAL otherwise): for a LUN with smaller blocks,
+        // zero the partial device blocks at either end and punch the aligned middle.
+        let align = job.device.kind == .blockDevice ? Int64(job.device.directAlignment) : 1
+        if align > 1, job.length > 0 {
+            let start = job.offset, end = job.offset + Int64(job.length)  // validated: end ≤ device size
+            let alignedStart = (start + align - 1) / align * align, alignedEnd = end / align * align
+            if alignedStart < alignedEnd && (alignedStart != start || alignedEnd != end) {
+                var part = job
+                part.fua = false
+                for (from, to, zeros) in [(start, alignedStart, true), (alignedStart, alignedEnd, false), (alignedEnd, end, true)]
+                where to > from {
+                    part.offset = from
+                    part.length = Int(to - from)
+                    if case .failure(let e) = zeros ? writeZeros(part) : discard(part) { return .failure(e) }
+                }
+                if job.fua, case .failure(let e) = fdatasyncRetrying(job.fd) { return .failure(e) }
+                return .success(job.length)
+            }
+        }
         while true {
             let rc = cshims_fallocate(job.fd, CSHIMS_FALLOC_PUNCH_HOLE | CSHIMS_FALLOC_KEEP_SIZE, job.offset, Int64(job.length))
             if rc == 0 { break }

@@ -82,7 +82,7 @@ extension SCSIExecutor {
         }
         let stable = fua || unit.writeThrough
         let gate = unit.state.atomicWriteGate
-        withRangeLock(unit, lba: lba, blocks: UInt64(blocks), excludingUnlockedWrites: true, failed: completion) { [self] unlock in
+        withRangeLock(unit, lba: lba, blocks: UInt64(blocks), excludingUnlockedWrites: true, write: true, failed: completion) { [self] unlock in
             // Counted only once the range lock is held (never before: a read that waits for atomic writers while
             // holding a range lock — EXTENDED COPY — must not wait for a writer that waits for that lock).
             gate.beginExclusive()

@@ -8,9 +8,10 @@ extension LogicalUnit {
     /// fallocate(PUNCH_HOLE), after which the blocks read as zeros (LBPME = 1, LBPRZ = 1); a null device
     /// has nothing to deallocate (SBC-3 §4.7.1: fully provisioned).
     ///
-    /// The physical block exponent is left as configured (0): reporting 4 KiB physical blocks for files
-    /// would be accurate but changes what guests see after a migration from IET, and libiscsi's
-    /// GetLBAStatus.UnmapSingle mis-computes its expected LBA when LOGICAL BLOCKS PER PHYSICAL BLOCK > 1.
+    /// The physical block exponent is the one `LogicalUnit.open` derived: 0 except for blocks smaller than a
+    /// block device's own (then the device's block). Reporting 4 KiB physical blocks for files would be accurate
+    /// but changes what guests see after a migration from IET, and libiscsi's GetLBAStatus.UnmapSingle
+    /// mis-computes its expected LBA when LOGICAL BLOCKS PER PHYSICAL BLOCK > 1.
     var scsiInfo: LogicalUnitInfo {
         guard device.kind != .null else { return info }
         var i = info
@@ -41,12 +42,24 @@ extension SCSIExecutor {
     /// for plain WRITEs that run without the lock (`plainWriteGate`); new plain WRITEs take the range lock while
     /// one of them is active. If those writes never finish (a hung store) `body` is not run and `failed` gets
     /// INTERNAL TARGET FAILURE after the drain bound.
+    ///
+    /// `write`: the body writes these blocks. On a unit whose blocks are smaller than its O_DIRECT alignment
+    /// (`LogicalUnit.alignmentBlocks` > 1) a write not aligned to it is a read-modify-write of whole device blocks
+    /// in the page cache; an O_DIRECT write of the same device block in flight meanwhile races the kernel's
+    /// invalidation of that page, and the page's write-back can then put the older block back (SubBlockLUNTests
+    /// reproduces it). So such a write locks the widened range and excludes the unlocked plain WRITEs, whose
+    /// ranges are whole units.
     func withRangeLock(_ unit: LogicalUnit, lba: UInt64, blocks: UInt64, excludingUnlockedWrites: Bool = false,
-                       failed: ((SCSIOutcome) -> Void)? = nil,
+                       write: Bool = false, failed: ((SCSIOutcome) -> Void)? = nil,
                        _ body: @escaping (_ unlock: @escaping () -> Void) -> Void) {
         let state = unit.state
         let loop = engine.loop
         var run = body
+        var lba = lba, blocks = blocks, excludingUnlockedWrites = excludingUnlockedWrites
+        if write, let widened = unit.widenedToAlignment(lba: lba, blocks: blocks) {
+            (lba, blocks) = widened
+            excludingUnlockedWrites = true
+        }
         if excludingUnlockedWrites {
             let gate = state.plainWriteGate
             gate.beginExclusive()

@@ -25,7 +25,7 @@ extension SCSIExecutor {
         let offset = lba * UInt64(bs)       // lba + blocks ≤ blockCount: fits
         let length = blocks * UInt64(bs)    // blocks ≤ MAXIMUM WRITE SAME LENGTH
         let stable = unit.writeThrough
-        withRangeLock(unit, lba: lba, blocks: blocks) { [self] unlock in
+        withRangeLock(unit, lba: lba, blocks: blocks, write: true, failed: completion) { [self] unlock in
             let done: (SCSIOutcome) -> Void = { outcome in
                 unlock()
                 completion(outcome)
@@ -93,7 +93,7 @@ extension SCSIExecutor {
                               completion: @escaping (SCSIOutcome) -> Void) {
         guard let e = extents.first else { completion(.good(dataIn: nil, impliedLength: 0)); return }
         let rest = extents.dropFirst()
-        withRangeLock(unit, lba: e.lba, blocks: UInt64(e.blocks)) { [self] unlock in
+        withRangeLock(unit, lba: e.lba, blocks: UInt64(e.blocks), write: true, failed: completion) { [self] unlock in
             var request = IORequest.discard(offset: e.lba * blockSize, length: Int(UInt64(e.blocks) * blockSize))
             request.fua = unit.writeThrough
             submit(request, on: unit, write: true, failed: { unlock(); completion($0) }) { [self] in
@@ -154,7 +154,7 @@ extension SCSIExecutor {
         }
         guard let data = exactDataOut(task, 2 * n) else { completion(.checkCondition(.invalidFieldInCDB)); return }
         let stable = fua || unit.writeThrough
-        withRangeLock(unit, lba: lba, blocks: UInt64(blocks), excludingUnlockedWrites: true, failed: completion) { [self] unlock in
+        withRangeLock(unit, lba: lba, blocks: UInt64(blocks), excludingUnlockedWrites: true, write: true, failed: completion) { [self] unlock in
             let done: (SCSIOutcome) -> Void = { unlock(); completion($0) }
             let current = pool.take(capacity: n)
             let pool = self.pool
@@ -184,7 +184,7 @@ extension SCSIExecutor {
         let usable = (task.dataOutLength / bs) * bs
         guard usable > 0, let data = task.buffer else { completion(.good(dataIn: nil, impliedLength: n)); return }
         let stable = fua || unit.writeThrough
-        withRangeLock(unit, lba: lba, blocks: UInt64(blocks), excludingUnlockedWrites: true, failed: completion) { [self] unlock in
+        withRangeLock(unit, lba: lba, blocks: UInt64(blocks), excludingUnlockedWrites: true, write: true, failed: completion) { [self] unlock in
             let done: (SCSIOutcome) -> Void = { unlock(); completion($0) }
             let current = pool.take(capacity: usable)
             let pool = self.pool

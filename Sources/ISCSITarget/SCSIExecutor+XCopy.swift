@@ -154,7 +154,7 @@ extension SCSIExecutor {
         let destinationLBA = segment.destinationLBA + offset
         let length = Int(n * bs)
         let stable = destination.writeThrough
-        withRangeLock(destination, lba: destinationLBA, blocks: n) { [self] unlock in
+        withRangeLock(destination, lba: destinationLBA, blocks: n, write: true, failed: { done($0) }) { [self] unlock in
           // SBC-4 §4.29.3: the source read must not see half of a WRITE ATOMIC; it holds the destination's range
           // lock, so it waits for the source's atomic writes instead of locking (SCSIExecutor+Atomic.swift).
           isolatedReadWithoutLocking(source) { [self] readDone in

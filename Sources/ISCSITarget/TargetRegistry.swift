@@ -15,11 +15,32 @@ public final class LogicalUnit: Sendable {
     /// IOMode=wt: every write reaches stable storage before GOOD (RWF_DSYNC / fdatasync).
     public var writeThrough: Bool { config.ioMode == .wt }
 
+    /// Logical blocks per O_DIRECT alignment unit when a direct backing store needs more alignment than one
+    /// block (BlockSize=512 on a 4 KiB-sector device, or on a file system whose direct I/O wants 4 KiB), else 1.
+    /// Writes not aligned to it go through the page cache (read-modify-write of the unit) and must not overlap an
+    /// O_DIRECT write of the same unit in flight: see `SCSIExecutor.withRangeLock(write:)`.
+    public let alignmentBlocks: UInt64
+
     public init(info: LogicalUnitInfo, device: BackingDevice, config: LUNConfig) {
         self.info = info
         self.device = device
         self.config = config
         transferLimits = BlockTransferLimits(info)
+        let unit = UInt64(max(device.directAlignment, 1))
+        let bs = UInt64(max(info.blockSize, 1))
+        alignmentBlocks = device.isDirect && unit > bs && unit % bs == 0 ? unit / bs : 1
+    }
+
+    /// Blocks [lba, lba + blocks) widened to whole alignment units, or nil when they already are (or the unit
+    /// is 1 block). `lba + blocks` ≤ the block count (checked by the parser), so nothing here can overflow.
+    func widenedToAlignment(lba: UInt64, blocks: UInt64) -> (lba: UInt64, blocks: UInt64)? {
+        let k = alignmentBlocks
+        guard k > 1, blocks > 0, lba % k != 0 || blocks % k != 0 else { return nil }
+        let start = lba - lba % k
+        let (end, overflow) = lba.addingReportingOverflow(blocks)
+        guard !overflow else { return nil }
+        let (roundedEnd, overflow2) = end.addingReportingOverflow((k - end % k) % k)
+        return overflow2 ? (start, UInt64.max - start) : (start, roundedEnd - start)
     }
 
     /// `info`'s READ / WRITE limits as a plain value: the per-command parse takes these (passing `info` itself
@@ -52,14 +73,15 @@ public final class LogicalUnit: Sendable {
         guard blockSize == 512 || blockSize == 4096 else {
             throw RuntimeError("LUN \(config.lun): BlockSize \(blockSize) unsupported (512 or 4096)")
         }
-        guard blockSize >= device.logicalBlockSize else {
-            throw RuntimeError("LUN \(config.lun): BlockSize \(blockSize) is smaller than the device's logical block size \(device.logicalBlockSize)")
-        }
         let blocks = device.sizeInBytes / UInt64(blockSize)
         guard blocks > 0 else { throw RuntimeError("LUN \(config.lun): backing store is smaller than one block") }
+        // SBC-4 §5.20.2 READ CAPACITY(16): blocks smaller than the device's (BlockSize=512 on an LV of a 4Kn
+        // disk — IET refused this) report the device's block as the physical block, so initiators align to it.
+        // Requests that still do not are served through the buffered fd under an exclusive range lock widened
+        // to whole device blocks (LogicalUnit.alignmentBlocks, SCSIExecutor+Locking.swift).
         var exponent: UInt8 = 0
-        if blockSize < 4096, device.kind == .blockDevice, device.logicalBlockSize == blockSize {
-            exponent = 0
+        if device.kind == .blockDevice, device.logicalBlockSize > blockSize {
+            exponent = UInt8(truncatingIfNeeded: (device.logicalBlockSize / blockSize).trailingZeroBitCount)
         }
         // Transfers are bounded so that one command never pins more than 8 MiB of buffer.
         let maxTransferBytes: UInt32 = 8 << 20

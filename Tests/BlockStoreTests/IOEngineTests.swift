@@ -323,6 +323,52 @@ import Testing
         await h.shutdown()
     }
 
+    /// A 4 KiB-sector block device (a 4Kn disk; here a loop device with --sector-size 4096) under 512-byte LUN
+    /// blocks: requests inside a device block go through the buffered fd (the kernel's read-modify-write), whole
+    /// device blocks through libaio, and a discard zeroes the partial device blocks at its ends and punches the
+    /// aligned middle (a block device's fallocate takes whole logical blocks only).
+    @Test func fourKSectorDeviceServesPartialBlocksAndDiscardsTheirEdges() async throws {
+        let file = try TempFile(size: 1 << 20)
+        defer { file.remove() }
+        guard let loopPath = shell("losetup --direct-io=on --sector-size 4096 --find --show \(file.path) 2>/dev/null"),
+              loopPath.hasPrefix("/dev/loop") else {
+            print("skipping 4 KiB-sector test: losetup --sector-size 4096 unavailable (needs root and loop devices)")
+            return
+        }
+        defer { _ = shell("losetup -d \(loopPath)") }
+        let device = try BackingDevice.open(path: loopPath, readOnly: false, direct: true)
+        #expect(device.logicalBlockSize == 4096 && device.directAlignment == 4096 && device.isDirect)
+        let h = try Harness()
+        let out = IOBuffer(capacity: 16384), back = IOBuffer(capacity: 16384)
+        fill(out, length: 16384, seed: 21)
+        #expect(await h.run(.write(offset: 0, length: 16384, from: out.pointer), on: device) == .success(16384))
+        // One 512-byte block inside device block 1, written and read back both ways.
+        let small = IOBuffer(capacity: 512)
+        fill(small, length: 512, seed: 200)
+        #expect(await h.run(.write(offset: 4096 + 1024, length: 512, from: small.pointer, fua: true), on: device) == .success(512))
+        #expect(await h.run(.read(offset: 4096, length: 4096, into: back.pointer), on: device) == .success(4096))
+        var expected = Array(bytes(out, 16384)[4096..<8192])
+        expected.replaceSubrange(1024..<1536, with: bytes(small, 512))
+        #expect(bytes(back, 4096) == expected)
+        #expect(await h.run(.read(offset: 4096 + 512, length: 1536, into: back.pointer), on: device) == .success(1536))
+        #expect(bytes(back, 1536) == Array(expected[512..<2048]))
+        // Discard [512, 12800): zeros there, the rest of the 16 KiB untouched; the whole device blocks in the
+        // middle are deallocated (the loop device punches them out of its backing file).
+        var before = stat(), after = stat()
+        _ = stat(file.path, &before)
+        #expect(await h.run(.discard(offset: 512, length: 12288), on: device) == .success(12288))
+        _ = stat(file.path, &after)
+        #expect(after.st_blocks < before.st_blocks, "allocated 512-byte units \(before.st_blocks) → \(after.st_blocks)")
+        #expect(await h.run(.read(offset: 0, length: 16384, into: back.pointer), on: device) == .success(16384))
+        var whole = bytes(out, 16384)
+        whole.replaceSubrange((4096 + 1024)..<(4096 + 1536), with: bytes(small, 512))
+        whole.replaceSubrange(512..<12800, with: [UInt8](repeating: 0, count: 12288))
+        #expect(bytes(back, 16384) == whole)
+        let stats = await h.statistics
+        #expect(stats.poolSubmitted >= 3 && stats.aioSubmitted >= 3, "\(stats)")
+        await h.shutdown()
+    }
+
     @Test func openRejectsThingsThatAreNotFilesOrBlockDevices() {
         #expect(throws: SystemError(errno: EINVAL, call: "fstat")) {
             _ = try BackingDevice.open(path: "/tmp", readOnly: true, direct: false)

@@ -174,7 +174,7 @@ private final class SessionPair: @unchecked Sendable {
 /// Sends `count` write commands keeping up to `depth` outstanding (immediate data, then Data-Out on R2T) and
 /// collects their SCSI responses. Returns how many ended GOOD and a description of each other outcome.
 /// Every wait is the initiator's receive timeout (SO_RCVTIMEO).
-private func pipelinedWrites(_ i: TestInitiator, lun: UInt16, count: Int, depth: Int, maxCmdSN: UInt32,
+func pipelinedWrites(_ i: TestInitiator, lun: UInt16, count: Int, depth: Int, maxCmdSN: UInt32,
                              _ command: (Int) -> (cdb: [UInt8], data: [UInt8])) throws -> (good: Int, failures: [String]) {
     var outstanding: [UInt32: [UInt8]] = [:]
     var sent = 0, good = 0
