@@ -212,12 +212,12 @@ s1() {
     local out missing="" tn
     out=$(t 60 iscsiadm -m discovery -t sendtargets -p "$PORTAL" 2>&1)
     echo "$out" | sed 's/^/@@LOG discovery: /'
-    for tn in $T_PLAIN $T_CHAP $T_DIGEST $T_CUT $T_SHARED; do
+    for tn in $T_PLAIN $T_CHAP $T_DIGEST $T_CUT $T_SHARED $T_4K; do
         echo "$out" | grep -q " $tn\$" || missing="$missing $tn"
     done
     # drop the records discovery made for the advertised 127.0.0.1 portal
     t 30 iscsiadm -m node -o delete >/dev/null 2>&1
-    if [ -z "$missing" ]; then result PASS 1-discovery "5 targets via SendTargets"
+    if [ -z "$missing" ]; then result PASS 1-discovery "6 targets via SendTargets"
     else result FAIL 1-discovery "missing:$missing"; fi
 }
 # 2. login, size, INQUIRY, logout
@@ -290,6 +290,19 @@ s5b() {
     check_identity $n "$DEV" "$SIZE_SMALL" && pattern_check $n "$DEV" "$SIZE_SMALL" && fs_check $n "$DEV" &&
         result PASS $n "HeaderDigest=DataDigest=CRC32C, identity, O_DIRECT pattern, ext4"
     logout "$T_DIGEST"; no_session_of "$T_DIGEST"
+}
+# 5c. 512-byte LUN blocks on a 4 KiB-sector device: the kernel sees 512-byte logical, 4 KiB physical blocks.
+s5c() {
+    local n=5-512-on-4k q lbs pbs
+    node_new "$T_4K"
+    login "$T_4K" || { tail -n 5 /tmp/iscsiadm.log | sed 's/^/@@LOG /'; result FAIL $n "login"; return 1; }
+    DEV=$(disk_of "$T_4K") || { result FAIL $n "no disk"; return 1; }
+    q=/sys/block/${DEV#/dev/}/queue
+    lbs=$(cat $q/logical_block_size); pbs=$(cat $q/physical_block_size)
+    [ "$lbs/$pbs" = 512/4096 ] || { result FAIL $n "logical/physical block size $lbs/$pbs, expected 512/4096"; logout "$T_4K"; return 1; }
+    check_identity $n "$DEV" "$SIZE_SMALL" && pattern_check $n "$DEV" "$SIZE_SMALL" && fs_check $n "$DEV" &&
+        result PASS $n "logical 512 / physical 4096, identity, O_DIRECT pattern, ext4"
+    logout "$T_4K"; no_session_of "$T_4K"
 }
 # 6. the initramfs boot path: iscsistart without iscsid, then mount the filesystem of scenario 4.
 s6() {
@@ -388,6 +401,7 @@ role_a() {
     timed 6 s6
     timed 5a s5a
     timed 5b s5b
+    timed 5c s5c
     timed 7 s7
     timed 7b s7b
     timed 8 s8

@@ -63,14 +63,21 @@ if [ -z "$PORT" ]; then
 fi
 [ -n "$PORT" ] || die "no free port in 3330-3339"
 IQN=iqn.2026-11.org.example.guest
-T_PLAIN=$IQN:plain T_CHAP=$IQN:chap T_DIGEST=$IQN:digest T_CUT=$IQN:cut T_SHARED=$IQN:shared
+T_PLAIN=$IQN:plain T_CHAP=$IQN:chap T_DIGEST=$IQN:digest T_CUT=$IQN:cut T_SHARED=$IQN:shared T_4K=$IQN:bs512on4k
 SIZE_PLAIN=$((256 * 1048576)) SIZE_SMALL=$((64 * 1048576))
 CHAP_USER=guestuser CHAP_SECRET=guest-secret-16c
 for n in plain chap digest cut shared; do
     sz=$SIZE_SMALL; [ $n = plain ] && sz=$SIZE_PLAIN; [ $n = cut ] && sz=$((128 * 1048576))
     truncate -s "$sz" "$WORK/$n.img"
 done
+# Scenario 5c: 512-byte LUN blocks on a block device with 4 KiB sectors (an LV on a 4Kn disk).
+truncate -s "$SIZE_SMALL" "$WORK/s4k.img"
+DEV4K=$(losetup --direct-io=on --sector-size 4096 --find --show "$WORK/s4k.img") \
+    || die "losetup --sector-size 4096 failed (scenario 5c needs a loop device)"
+on_cleanup "losetup -d $DEV4K"
 cat >"$WORK/ietd.conf" <<EOF
+Target $T_4K
+	Lun 0 Path=$DEV4K,Type=blockio,BlockSize=512
 Target $T_PLAIN
 	Lun 0 Path=$WORK/plain.img,Type=fileio
 Target $T_CHAP
@@ -114,6 +121,7 @@ T_CHAP=$T_CHAP
 T_DIGEST=$T_DIGEST
 T_CUT=$T_CUT
 T_SHARED=$T_SHARED
+T_4K=$T_4K
 SIZE_PLAIN=$SIZE_PLAIN
 SIZE_SMALL=$SIZE_SMALL
 CHAP_USER=$CHAP_USER
@@ -216,7 +224,7 @@ if ! grep -q '^@@BOOTED' "$WORK/a.console" 2>/dev/null; then
         skip_all "QEMU could not start the guest: $(head -n 1 "$WORK/a.qemu.log")"
     fi
 fi
-EXPECTED=(1-discovery 2-login-identity-logout 3-odirect-pattern 4-ext4 5-chap-wrong-secret 5-chap 5-crc32c-digests
+EXPECTED=(1-discovery 2-login-identity-logout 3-odirect-pattern 4-ext4 5-chap-wrong-secret 5-chap 5-crc32c-digests 5-512-on-4k
     6-iscsistart-root 7-reconnect-daemon-restart 7-reinstatement-relay-stall 8-two-initiators-a-reads-b 8-two-initiators-b-reads-a)
 declare -A SEEN=()
 for r in a b; do
