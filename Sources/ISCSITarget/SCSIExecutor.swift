@@ -171,23 +171,17 @@ final class SCSIExecutor {
             // SBC-3 §5.3: writes are serialised against COMPARE AND WRITE / ORWRITE / WRITE ATOMIC of the same
             // blocks — without a lock while none of those is active (`ExclusionGate`), else by the range lock.
             let gate = unit.state.plainWriteGate
-            if unit.alignmentBlocks > 1, unit.widenedToAlignment(lba: lba, blocks: UInt64(usable / bs)) != nil {
-                // A write not aligned to the device's blocks: read-modify-write in the page cache, exclusive over
-                // the whole device blocks it touches (withRangeLock(write:)).
-                withRangeLock(unit, lba: lba, blocks: UInt64(blocks), excludingUnlockedWrites: true, write: true,
-                              failed: { sink.scsiCommandCompleted(task, $0) }) { [engine] unlock in
-                    engine.submit(request, on: unit.device) { result in
-                        unlock()
-                        sink.scsiCommandCompleted(task, Self.writeOutcome(result, bytes))
-                    }
-                }
-            } else if gate.beginShared() {
+            // A write of part of a device block (read-modify-write in the page cache) is exclusive over the whole
+            // device blocks it touches (withRangeLock(write:)); the check is one compare on ordinary units.
+            let partial = unit.alignmentBlocks > 1 && unit.widenedToAlignment(lba: lba, blocks: UInt64(usable / bs)) != nil
+            if !partial, gate.beginShared() {
                 engine.submit(request, on: unit.device) { result in
                     gate.endShared()
                     sink.scsiCommandCompleted(task, Self.writeOutcome(result, bytes))
                 }
             } else {
-                withRangeLock(unit, lba: lba, blocks: UInt64(blocks)) { [engine] unlock in
+                withRangeLock(unit, lba: lba, blocks: UInt64(blocks), excludingUnlockedWrites: partial, write: partial,
+                              failed: { sink.scsiCommandCompleted(task, $0) }) { [engine] unlock in
                     engine.submit(request, on: unit.device) { result in
                         unlock()
                         sink.scsiCommandCompleted(task, Self.writeOutcome(result, bytes))

@@ -32,15 +32,15 @@ public final class LogicalUnit: Sendable {
     }
 
     /// Blocks [lba, lba + blocks) widened to whole alignment units, or nil when they already are (or the unit
-    /// is 1 block). `lba + blocks` ≤ the block count (checked by the parser), so nothing here can overflow.
+    /// is 1 block). The parser keeps `lba + blocks` within the block count; should it not, the range widens to
+    /// the end of the address space (more locking, never less).
     func widenedToAlignment(lba: UInt64, blocks: UInt64) -> (lba: UInt64, blocks: UInt64)? {
         let k = alignmentBlocks
         guard k > 1, blocks > 0, lba % k != 0 || blocks % k != 0 else { return nil }
         let start = lba - lba % k
-        let (end, overflow) = lba.addingReportingOverflow(blocks)
-        guard !overflow else { return nil }
-        let (roundedEnd, overflow2) = end.addingReportingOverflow((k - end % k) % k)
-        return overflow2 ? (start, UInt64.max - start) : (start, roundedEnd - start)
+        let (end, o1) = lba.addingReportingOverflow(blocks)
+        let (roundedEnd, o2) = end.addingReportingOverflow((k - end % k) % k)
+        return (start, (o1 || o2 ? UInt64.max : roundedEnd) - start)
     }
 
     /// `info`'s READ / WRITE limits as a plain value: the per-command parse takes these (passing `info` itself
